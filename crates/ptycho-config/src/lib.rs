@@ -1,0 +1,1 @@
+//! Canonical configuration, legacy params snapshot and the PtychoPINN config bridge.

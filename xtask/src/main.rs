@@ -1,0 +1,3 @@
+//! The ptychopinn-rs regression harness; run `cargo xtask --help`.
+
+fn main() {}
