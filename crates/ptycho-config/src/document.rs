@@ -1,0 +1,490 @@
+//! Canonical configuration files: loading (TOML / YAML / JSON), validation, saving.
+//!
+//! Two layouts are accepted:
+//! * **sectioned** — top-level tables `model`, `training`, `inference`, `execution` (any subset
+//!   with at least one of `training` / `inference` / `execution`); this is what [`ConfigDocument::save`]
+//!   writes;
+//! * **flat** — upstream's YAML layout: training (or, when `model_path` is present, inference)
+//!   fields and model fields side by side at the top level, optionally with a nested `model`
+//!   mapping (which wins), plus execution fields such as `learning_rate`.
+//!
+//! Every key is checked: an unknown key is an error naming the nearest valid key. Every load
+//! ends with validation, so a loaded document is always valid.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::error::{ConfigError, Result, nearest};
+use crate::execution::{EXECUTION_FIELDS, ExecutionConfig};
+use crate::format::{Format, typed, without_nulls};
+use crate::inference::{INFERENCE_FIELDS, InferenceConfig};
+use crate::legacy::LegacyParams;
+use crate::model::{MODEL_FIELDS, ModelConfig};
+use crate::training::{TRAINING_FIELDS, TrainingConfig, n_images_deprecation};
+
+const SECTIONS: [&str; 4] = ["model", "training", "inference", "execution"];
+
+/// A value together with the warnings produced while loading it (deprecated keys, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded<T> {
+    pub value: T,
+    pub warnings: Vec<String>,
+}
+
+/// One canonical configuration file: the model, a training and/or inference part, and the
+/// runtime-only execution settings.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConfigDocument {
+    pub model: ModelConfig,
+    pub training: Option<TrainingConfig>,
+    pub inference: Option<InferenceConfig>,
+    pub execution: ExecutionConfig,
+}
+
+impl ConfigDocument {
+    /// A document holding one training config (its model becomes the document's model).
+    pub fn from_training(training: TrainingConfig) -> Self {
+        ConfigDocument {
+            model: training.model.clone(),
+            training: Some(training),
+            ..Default::default()
+        }
+    }
+
+    /// Reads, parses and validates a file; errors name the file.
+    pub fn load(path: &Path) -> Result<Loaded<ConfigDocument>> {
+        let format = Format::from_path(path)?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        ConfigDocument::parse(&text, format).map_err(|e| e.in_file(path))
+    }
+
+    /// Parses and validates text in `format`.
+    pub fn parse(text: &str, format: Format) -> Result<Loaded<ConfigDocument>> {
+        let root = match format.parse(text)? {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            other => {
+                return Err(ConfigError::WrongType {
+                    key: "(top level)".to_owned(),
+                    message: format!("expected a table of keys, found {}", kind_of(&other)),
+                });
+            }
+        };
+        let mut warnings = Vec::new();
+        let document = if ["training", "inference", "execution"]
+            .iter()
+            .any(|section| root.contains_key(*section))
+        {
+            from_sections(root, &mut warnings)?
+        } else {
+            from_flat(root, &mut warnings)?
+        };
+        document.validate()?;
+        Ok(Loaded {
+            value: document,
+            warnings,
+        })
+    }
+
+    /// Validates every part.
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        if let Some(training) = &self.training {
+            training.validate()?;
+        }
+        if let Some(inference) = &self.inference {
+            inference.validate()?;
+        }
+        self.execution.validate()
+    }
+
+    /// The sectioned form as a generic value (unset values omitted).
+    pub fn to_value(&self) -> Value {
+        let mut root = Map::new();
+        let section = |value: Value| -> Value {
+            let mut value = value;
+            if let Value::Object(map) = &mut value {
+                map.remove("model");
+            }
+            without_nulls(value)
+        };
+        root.insert("model".into(), without_nulls(to_json(&self.model)));
+        if let Some(training) = &self.training {
+            root.insert("training".into(), section(to_json(training)));
+        }
+        if let Some(inference) = &self.inference {
+            root.insert("inference".into(), section(to_json(inference)));
+        }
+        root.insert("execution".into(), without_nulls(to_json(&self.execution)));
+        Value::Object(root)
+    }
+
+    /// The document rendered in `format` (sectioned layout).
+    pub fn to_string(&self, format: Format) -> Result<String> {
+        format.render(&self.to_value())
+    }
+
+    /// Writes the document atomically (temporary file in the same directory, then rename);
+    /// the format follows the extension.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let format = Format::from_path(path)?;
+        let text = self.to_string(format)?;
+        write_atomically(path, text.as_bytes())
+    }
+
+    /// The legacy params this document produces: an empty map updated with the training part,
+    /// then with the inference part (later wins, unset values never clear earlier ones).
+    pub fn legacy_params(&self) -> LegacyParams {
+        let mut params = LegacyParams::new();
+        if let Some(training) = &self.training {
+            params.update_from(training);
+        }
+        if let Some(inference) = &self.inference {
+            params.update_from(inference);
+        }
+        params
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let write_error = |source: std::io::Error| ConfigError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(write_error)?;
+    file.write_all(bytes).map_err(write_error)?;
+    file.persist(path).map_err(|e| write_error(e.error))?;
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a table",
+    }
+}
+
+fn table(section: &str, value: Value) -> Result<Map<String, Value>> {
+    match value {
+        Value::Object(map) => Ok(map),
+        Value::Null => Ok(Map::new()),
+        other => Err(ConfigError::WrongType {
+            key: section.to_owned(),
+            message: format!("expected a table of keys, found {}", kind_of(&other)),
+        }),
+    }
+}
+
+/// Rejects keys outside `valid`, naming the nearest valid key (or the section it belongs to).
+fn check_keys(map: &Map<String, Value>, valid: &[&str], section: &str) -> Result<()> {
+    for key in map.keys() {
+        if valid.contains(&key.as_str()) {
+            continue;
+        }
+        let hint = match nearest(key, valid.iter().copied()) {
+            Some(best) => format!(" in [{section}] (did you mean `{best}`?)"),
+            None => match home_section(key) {
+                Some(home) => format!(" in [{section}] (it belongs in [{home}])"),
+                None => format!(" in [{section}] (valid keys: {})", valid.join(", ")),
+            },
+        };
+        return Err(ConfigError::UnknownKey {
+            key: key.clone(),
+            hint,
+        });
+    }
+    Ok(())
+}
+
+fn home_section(key: &str) -> Option<&'static str> {
+    if MODEL_FIELDS.contains(&key) {
+        Some("model")
+    } else if TRAINING_FIELDS.contains(&key) {
+        Some("training")
+    } else if INFERENCE_FIELDS.contains(&key) {
+        Some("inference")
+    } else if EXECUTION_FIELDS.contains(&key) {
+        Some("execution")
+    } else {
+        None
+    }
+}
+
+/// Upstream's `__post_init__` alias: a lone `n_images` becomes `n_groups`, with a warning.
+fn resolve_n_images(section: &str, map: &mut Map<String, Value>, warnings: &mut Vec<String>) {
+    let has_groups = map.get("n_groups").is_some_and(|v| !v.is_null());
+    if let Some(images) = map.get("n_images").filter(|v| !v.is_null()).cloned()
+        && !has_groups
+    {
+        warnings.push(n_images_deprecation(section));
+        map.insert("n_groups".into(), images);
+    }
+}
+
+fn training_from(
+    mut map: Map<String, Value>,
+    model: &ModelConfig,
+    warnings: &mut Vec<String>,
+) -> Result<TrainingConfig> {
+    resolve_n_images("training", &mut map, warnings);
+    map.insert("model".into(), to_json(model));
+    typed("training", Value::Object(map))
+}
+
+fn inference_from(
+    mut map: Map<String, Value>,
+    model: &ModelConfig,
+    warnings: &mut Vec<String>,
+) -> Result<InferenceConfig> {
+    resolve_n_images("inference", &mut map, warnings);
+    map.insert("model".into(), to_json(model));
+    typed("inference", Value::Object(map))
+}
+
+fn from_sections(
+    mut root: Map<String, Value>,
+    warnings: &mut Vec<String>,
+) -> Result<ConfigDocument> {
+    for key in root.keys() {
+        if !SECTIONS.contains(&key.as_str()) {
+            let hint = match home_section(key) {
+                Some(home) => format!(" at the top level (move it into [{home}])"),
+                None => match nearest(key, SECTIONS) {
+                    Some(best) => format!(" at the top level (did you mean `{best}`?)"),
+                    None => format!(" at the top level (sections: {})", SECTIONS.join(", ")),
+                },
+            };
+            return Err(ConfigError::UnknownKey {
+                key: key.clone(),
+                hint,
+            });
+        }
+    }
+    let model_map = table("model", root.remove("model").unwrap_or(Value::Null))?;
+    check_keys(&model_map, MODEL_FIELDS, "model")?;
+    let model: ModelConfig = typed("model", Value::Object(model_map))?;
+    let training = match root.remove("training") {
+        Some(value) => {
+            let map = table("training", value)?;
+            check_keys(&map, TRAINING_FIELDS, "training")?;
+            Some(training_from(map, &model, warnings)?)
+        }
+        None => None,
+    };
+    let inference = match root.remove("inference") {
+        Some(value) => {
+            let map = table("inference", value)?;
+            check_keys(&map, INFERENCE_FIELDS, "inference")?;
+            Some(inference_from(map, &model, warnings)?)
+        }
+        None => None,
+    };
+    let execution = match root.remove("execution") {
+        Some(value) => {
+            let map = table("execution", value)?;
+            check_keys(&map, EXECUTION_FIELDS, "execution")?;
+            typed("execution", Value::Object(map))?
+        }
+        None => ExecutionConfig::default(),
+    };
+    Ok(ConfigDocument {
+        model,
+        training,
+        inference,
+        execution,
+    })
+}
+
+fn from_flat(root: Map<String, Value>, warnings: &mut Vec<String>) -> Result<ConfigDocument> {
+    let is_inference = root.contains_key("model_path");
+    let (own_fields, section) = if is_inference {
+        (INFERENCE_FIELDS, "inference")
+    } else {
+        (TRAINING_FIELDS, "training")
+    };
+    let mut own = Map::new();
+    let mut model_map = Map::new();
+    let mut nested_model = None;
+    let mut execution = Map::new();
+    for (key, value) in root {
+        if key == "model" {
+            nested_model = Some(table("model", value)?);
+        } else if own_fields.contains(&key.as_str()) {
+            own.insert(key, value);
+        } else if MODEL_FIELDS.contains(&key.as_str()) {
+            model_map.insert(key, value);
+        } else if EXECUTION_FIELDS.contains(&key.as_str()) {
+            execution.insert(key, value);
+        } else {
+            let valid: Vec<&str> = own_fields
+                .iter()
+                .chain(MODEL_FIELDS)
+                .chain(EXECUTION_FIELDS)
+                .copied()
+                .chain(["model"])
+                .collect();
+            let hint = match nearest(&key, valid.iter().copied()) {
+                Some(best) => format!(" (did you mean `{best}`?)"),
+                None if home_section(&key).is_some() => format!(
+                    " (`{key}` is not a {section} setting; a flat file with{} `model_path` is a {section} config)",
+                    if is_inference { "" } else { "out" }
+                ),
+                None => " (not a model, training, inference or execution setting)".to_owned(),
+            };
+            return Err(ConfigError::UnknownKey { key, hint });
+        }
+    }
+    if let Some(nested) = nested_model {
+        check_keys(&nested, MODEL_FIELDS, "model")?;
+        model_map.extend(nested);
+    }
+    let model: ModelConfig = typed("model", Value::Object(model_map))?;
+    let execution: ExecutionConfig = typed("execution", Value::Object(execution))?;
+    let mut document = ConfigDocument {
+        model: model.clone(),
+        execution,
+        ..Default::default()
+    };
+    if is_inference {
+        document.inference = Some(inference_from(own, &model, warnings)?);
+    } else {
+        document.training = Some(training_from(own, &model, warnings)?);
+    }
+    Ok(document)
+}
+
+impl TrainingConfig {
+    /// Loads a file that holds a training part (sectioned or flat); warnings are returned.
+    pub fn load(path: &Path) -> Result<Loaded<TrainingConfig>> {
+        let Loaded { value, warnings } = ConfigDocument::load(path)?;
+        match value.training {
+            Some(training) => Ok(Loaded {
+                value: training,
+                warnings,
+            }),
+            None => Err(ConfigError::Missing {
+                field: "training".to_owned(),
+                fix: "add a [training] section (or top-level training keys)".to_owned(),
+            }
+            .in_file(path)),
+        }
+    }
+}
+
+impl InferenceConfig {
+    /// Loads a file that holds an inference part (sectioned, or flat with `model_path`).
+    pub fn load(path: &Path) -> Result<Loaded<InferenceConfig>> {
+        let Loaded { value, warnings } = ConfigDocument::load(path)?;
+        match value.inference {
+            Some(inference) => Ok(Loaded {
+                value: inference,
+                warnings,
+            }),
+            None => Err(ConfigError::Missing {
+                field: "inference".to_owned(),
+                fix: "add an [inference] section with model_path and test_data_file".to_owned(),
+            }
+            .in_file(path)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_err(text: &str, format: Format) -> String {
+        ConfigDocument::parse(text, format).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn flat_yaml_with_nested_model_and_alias() {
+        let text = "N: 128\ngridsize: 2\nnepochs: 5\nn_images: 64\nlearning_rate: 0.002\nmodel:\n  gridsize: 1\n";
+        let loaded = ConfigDocument::parse(text, Format::Yaml).unwrap();
+        let training = loaded.value.training.unwrap();
+        assert_eq!((training.model.N, training.model.gridsize), (128, 1));
+        assert_eq!((training.nepochs, training.n_groups), (5, 64));
+        assert_eq!(loaded.value.execution.learning_rate, 0.002);
+        assert_eq!(loaded.warnings.len(), 1);
+    }
+
+    #[test]
+    fn unknown_keys_suggest_the_nearest() {
+        assert_eq!(
+            parse_err("[training]\nnepoch = 3\n", Format::Toml),
+            "unknown key `nepoch` in [training] (did you mean `nepochs`?)"
+        );
+        assert_eq!(
+            parse_err("[model]\nnepochs = 3\n", Format::Toml),
+            "unknown key `nepochs` in [model] (it belongs in [training])"
+        );
+        assert_eq!(
+            parse_err("{\"batchsize\": 8}", Format::Json),
+            "unknown key `batchsize` (did you mean `batch_size`?)"
+        );
+        assert_eq!(
+            parse_err("batch_size = 8\n[training]\n", Format::Toml),
+            "unknown key `batch_size` at the top level (move it into [training])"
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_invalid_values_name_the_key() {
+        assert_eq!(
+            parse_err("[training]\nbatch_size = \"big\"\n", Format::Toml),
+            "`training.batch_size`: invalid type: string \"big\", expected a whole number of at least 0"
+        );
+        assert_eq!(
+            parse_err(
+                "[model]\namp_activation = \"swsh\"\n[training]\n",
+                Format::Toml
+            ),
+            "`model.amp_activation`: \"swsh\" is not one of sigmoid, swish, softplus, relu (did you mean \"swish\"?)"
+        );
+        assert_eq!(
+            parse_err("[inference]\nmodel_path = \"m\"\n", Format::Toml),
+            "missing required `inference.test_data_file`: add `test_data_file` to the inference section"
+        );
+        assert_eq!(
+            parse_err("[training]\nnll_weight = 2.0\n", Format::Toml),
+            "`training.nll_weight` = 2.0 is invalid: must lie between 0.0 and 1.0"
+        );
+    }
+
+    #[test]
+    fn legacy_params_apply_training_then_inference() {
+        let text = "[model]\nN = 128\n[training]\nn_subsample = 2048\ntest_data_file = \"a.npz\"\n[inference]\nmodel_path = \"m\"\ntest_data_file = \"./b.npz\"\n";
+        let doc = ConfigDocument::parse(text, Format::Toml).unwrap().value;
+        let params = doc.legacy_params();
+        assert_eq!(
+            params.get("test_data_file_path").and_then(|v| v.as_str()),
+            Some("b.npz")
+        );
+        assert_eq!(
+            params.get("n_subsample").and_then(|v| v.as_int()),
+            Some(2048)
+        );
+        assert_eq!(
+            params.get("output_prefix").and_then(|v| v.as_str()),
+            Some("inference_outputs")
+        );
+    }
+}
