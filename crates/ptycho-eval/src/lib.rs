@@ -1,0 +1,45 @@
+//! # ptycho-eval
+//!
+//! Evaluation of PtychoPINN reconstructions with the exact conventions of the 2023 paper
+//! (reference `model.md` §7), and whole-field stitching of per-pattern object patches (§3.4).
+//!
+//! ## Array conventions
+//! * Images are `ndarray` 2-D arrays indexed `[row, col]`; x is the column axis, y the row axis.
+//! * Real-valued metrics take `f64` images ([`ndarray::ArrayView2<f64>`]).
+//! * Complex objects are [`num_complex::Complex32`] arrays: each element is a `#[repr(C)]`
+//!   `(re, im)` pair of `f32`, the project's interchange format for complex values. Internal
+//!   accumulation (stitching canvases, FFTs) is done in `f64`.
+//! * Scan positions are [`ScanPosition`] values in object pixels, `x` = column, `y` = row,
+//!   the probe centre. A patch "at" `(x, y)` has object pixel `(row y, col x)` at its pixel
+//!   `(N/2, N/2)` (reference `data.md` §2); a positive x offset moves patch content towards
+//!   larger column indices.
+//!
+//! ## Modules
+//! * [`crop`], [`phase`], [`pointwise`], [`ssim`], [`frc`]: the individual metric steps.
+//! * [`evaluate`]: the full `eval_reconstruction` pipeline with a serialisable report.
+//! * [`registration`]: optional sub-pixel registration (phase cross-correlation).
+//! * [`stitch`]: streaming whole-field reassembly (uniform or `|P|²`-weighted).
+
+pub mod crop;
+pub mod error;
+pub mod evaluate;
+pub mod fft2;
+pub mod filters;
+pub mod frc;
+pub mod phase;
+pub mod pointwise;
+pub mod registration;
+pub mod ssim;
+pub mod stitch;
+
+pub use error::{EvalError, Result};
+
+pub use evaluate::{EvalOptions, EvalReport, MetricPair, evaluate_reconstruction};
+pub use frc::{FrcResult, frc_curve, frc_cutoffs, threshold_crossing};
+pub use phase::PhaseAlignment;
+pub use pointwise::{mae, mean_scale_factor, mse, psnr_physical_db, psnr_r255_db};
+pub use ssim::{ms_ssim, ssim};
+pub use stitch::{
+    CanvasAnchor, PatchWeighting, ScanPosition, StitchGeometry, StitchedObject, Stitcher,
+    stitch_patches,
+};
