@@ -1,3 +1,122 @@
-//! The ptychopinn-rs regression harness; run `cargo xtask --help`.
+//! The ptychopinn-rs regression harness, run as `cargo xtask <task>`.
+//!
+//! It turns the user's selector map (`tests/selector_map.toml`, after the seed document
+//! `phase_d4_selector_map.md`) into commands: preflight checks, selector runs, phased runs with
+//! report folders, the backend-optional whitelist, baseline snapshots and model-archive dumps.
+//! Each task lives in its own module.
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod archive;
+mod ci;
+mod fixtures;
+#[cfg(test)]
+mod golden;
+mod junit;
+mod phase;
+mod preflight;
+mod project;
+mod report;
+mod runner;
+mod selector_map;
+mod selectors;
+mod snapshot;
+mod test_cmd;
+mod whitelist;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "the ptychopinn-rs regression harness",
+    version
+)]
+struct Cli {
+    /// Workspace root to work on (defaults to the workspace this harness was built from)
+    #[arg(long, global = true, env = "XTASK_ROOT", value_name = "DIR")]
+    root: Option<PathBuf>,
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Probe every requirement (toolchain, nextest, fixtures, backends, disk) and print one table
+    Preflight(preflight::Args),
+    /// Print the selector map, or render it as the markdown table of docs/testing.md
+    Selectors(selectors::Args),
+    /// Run one category or selector (`category[::selector]`) with the environment overrides
+    Test(test_cmd::Args),
+    /// Run every category of a phase (d4b, d4c, smoke, full) and write a report folder
+    Phase(phase::Args),
+    /// Prove the whitelisted test targets pass without any optional backend feature
+    Whitelist(whitelist::Args),
+    /// Compare generated snapshots with their baselines in fixtures/ (diff, update, accept)
+    Snapshot(snapshot::Args),
+    /// List a zip archive (a wts.h5.zip model bundle) deterministically with checksums
+    Archive(archive::Args),
+    /// Check or rewrite fixtures/SHA256SUMS
+    Fixtures(fixtures::Args),
+    /// Everything CI runs: fmt, clippy, whitelist check, snapshot diff, all tests
+    Ci(ci::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = project::Project::open(cli.root).and_then(|project| match cli.task {
+        Task::Preflight(args) => preflight::run(&project, args),
+        Task::Selectors(args) => selectors::run(&project, args),
+        Task::Test(args) => test_cmd::run(&project, args),
+        Task::Phase(args) => phase::run(&project, args),
+        Task::Whitelist(args) => whitelist::run(&project, args),
+        Task::Snapshot(args) => snapshot::run(&project, args),
+        Task::Archive(args) => archive::run(args),
+        Task::Fixtures(args) => fixtures::run(&project, args),
+        Task::Ci(args) => ci::run(&project, args),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn cli_shape() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+        assert_eq!(
+            names,
+            [
+                "preflight",
+                "selectors",
+                "test",
+                "phase",
+                "whitelist",
+                "snapshot",
+                "archive",
+                "fixtures",
+                "ci"
+            ]
+        );
+        let snapshot = cli.find_subcommand("snapshot").unwrap();
+        let actions: Vec<&str> = snapshot.get_subcommands().map(|c| c.get_name()).collect();
+        assert_eq!(actions, ["diff", "update", "accept"]);
+        let archive = cli.find_subcommand("archive").unwrap();
+        assert!(archive.find_subcommand("tree").is_some());
+        let whitelist = cli.find_subcommand("whitelist").unwrap();
+        let actions: Vec<&str> = whitelist.get_subcommands().map(|c| c.get_name()).collect();
+        assert_eq!(actions, ["check", "update"]);
+    }
+}

@@ -1,0 +1,143 @@
+//! `cargo xtask ci`: everything CI runs, cheapest first, continuing past failures so one run
+//! reports every problem: rustfmt, clippy with warnings denied, the fixture manifest, the
+//! whitelist check (which runs the whitelisted targets without optional features), the
+//! snapshot diff, then every other test of the workspace. `.ci/run` runs exactly this.
+
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use xshell::cmd;
+
+use crate::junit::{self, CaseStatus};
+use crate::project::{Project, ROOT_PACKAGE};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+struct Step {
+    name: &'static str,
+    ok: bool,
+    seconds: f64,
+}
+
+fn group<T>(name: &str, body: impl FnOnce() -> Result<T>) -> (Result<T>, f64) {
+    let ci = crate::snapshot::in_ci();
+    if ci {
+        println!("::group::{name}");
+    } else {
+        println!("== {name}");
+    }
+    let started = Instant::now();
+    let result = body();
+    if let Err(err) = &result {
+        eprintln!("error: {name}: {err:#}");
+    }
+    if ci {
+        println!("::endgroup::");
+    }
+    (result, started.elapsed().as_secs_f64())
+}
+
+pub fn run(project: &Project, _args: Args) -> Result<()> {
+    let cargo = &project.cargo;
+    let sh = &project.sh;
+    let mut steps = Vec::new();
+    let mut passed = 0;
+    let mut failed = 0;
+
+    let mut step = |name: &'static str, body: &mut dyn FnMut() -> Result<()>| {
+        let (result, seconds) = group(name, body);
+        steps.push(Step {
+            name,
+            ok: result.is_ok(),
+            seconds,
+        });
+    };
+    step("rustfmt", &mut || {
+        Ok(cmd!(sh, "{cargo} fmt --all -- --check").run()?)
+    });
+    step("clippy", &mut || {
+        Ok(cmd!(
+            sh,
+            "{cargo} clippy --workspace --all-targets --locked -- -D warnings"
+        )
+        .run()?)
+    });
+    step("fixtures", &mut || {
+        let problems = crate::fixtures::check(&project.root)?;
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        if !problems.is_empty() {
+            bail!("{} fixture problem(s)", problems.len());
+        }
+        Ok(())
+    });
+    step("whitelist check", &mut || {
+        let counts = crate::whitelist::check(project, false)?;
+        passed += counts.passed;
+        failed += counts.failed;
+        Ok(())
+    });
+    step("snapshot diff", &mut || {
+        let args = crate::snapshot::Args::diff();
+        crate::snapshot::run(project, args)
+    });
+    step("tests", &mut || {
+        if project.has_nextest() {
+            let report = project
+                .metadata()?
+                .target_directory
+                .join("nextest/ci/junit.xml");
+            if report.exists() {
+                std::fs::remove_file(&report)?;
+            }
+            // The whitelisted targets already ran in the whitelist check; gated targets need
+            // their features and are skipped by cargo without them.
+            let filter = format!("not (package(={ROOT_PACKAGE}) & kind(test))");
+            let result = cmd!(
+                sh,
+                "{cargo} nextest run --workspace --locked --profile ci -E {filter}"
+            )
+            .envs([
+                ("CUDA_VISIBLE_DEVICES", ""),
+                ("MLFLOW_TRACKING_URI", "memory"),
+            ])
+            .run();
+            if report.exists() {
+                let cases = junit::read_cases(&report)?;
+                passed += cases
+                    .iter()
+                    .filter(|c| c.status == CaseStatus::Passed)
+                    .count();
+                failed += cases
+                    .iter()
+                    .filter(|c| c.status == CaseStatus::Failed)
+                    .count();
+            }
+            Ok(result?)
+        } else {
+            Ok(cmd!(
+                sh,
+                "{cargo} test --workspace --locked --exclude {ROOT_PACKAGE}"
+            )
+            .run()?)
+        }
+    });
+
+    println!("\nci summary:");
+    for s in &steps {
+        println!(
+            "  {:<16} {:<6} {:.1}s",
+            s.name,
+            if s.ok { "ok" } else { "FAILED" },
+            s.seconds
+        );
+    }
+    let failed_steps: Vec<&str> = steps.iter().filter(|s| !s.ok).map(|s| s.name).collect();
+    println!("{passed} passed, {failed} failed");
+    if !failed_steps.is_empty() {
+        bail!("ci failed: {}", failed_steps.join(", "));
+    }
+    Ok(())
+}
