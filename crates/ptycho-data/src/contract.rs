@@ -1,0 +1,725 @@
+//! The canonical scan dataset (the DATA-001 NPZ contract) and its validation.
+//!
+//! One [`ScanData`] is one scan: diffraction amplitudes `(n, N, N)` f32, scan positions in object
+//! pixels (`x` = column, `y` = row) f64, the probe `(N, N)` complex64 and optionally the object and
+//! ground-truth patches `Y`. Loading accepts what upstream writers produce (the legacy `diff3d`
+//! key, the `(N, N, n)` layout, complex128, `ground_truth_patches`) and converts it with a
+//! [`DataWarning`]; anything that would silently corrupt training is an error naming the file, the
+//! key, what was expected and what was found.
+
+use std::path::Path;
+
+use ndarray::{Array1, Array2, Array3};
+use num_complex::Complex32;
+
+use crate::error::{DataError, Problem, Result};
+use crate::npz::{ArrayData, Compression, NpyArray, NpzReader, NpzWriter};
+
+/// Canonical member names.
+pub mod keys {
+    pub const DIFFRACTION: &str = "diffraction";
+    pub const DIFF3D: &str = "diff3d";
+    pub const XCOORDS: &str = "xcoords";
+    pub const YCOORDS: &str = "ycoords";
+    pub const XCOORDS_START: &str = "xcoords_start";
+    pub const YCOORDS_START: &str = "ycoords_start";
+    pub const PROBE: &str = "probeGuess";
+    pub const OBJECT: &str = "objectGuess";
+    pub const SCAN_INDEX: &str = "scan_index";
+    pub const Y: &str = "Y";
+    pub const GROUND_TRUTH_PATCHES: &str = "ground_truth_patches";
+}
+
+/// A conversion the loader applied, worth telling the user about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataWarning {
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for DataWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}`: {}", self.key, self.message)
+    }
+}
+
+/// What to do with a diffraction stack that holds intensities (photon counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IntensityPolicy {
+    /// Refuse it with an error that explains the fix (the default: training on counts collapses).
+    #[default]
+    Reject,
+    /// Take the square root, with a warning.
+    ConvertToAmplitude,
+}
+
+/// Options of [`ScanData::load_with`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    pub intensity: IntensityPolicy,
+}
+
+/// One canonical scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanData {
+    /// Diffraction amplitudes (sqrt of counts), `(n, N, N)`.
+    pub diffraction: Array3<f32>,
+    /// Scan positions, x = column of `object`, in pixels, `(n,)`.
+    pub xcoords: Array1<f64>,
+    /// Scan positions, y = row of `object`, in pixels, `(n,)`.
+    pub ycoords: Array1<f64>,
+    /// True ("start") positions; equal to the nominal ones when the file has none.
+    pub xcoords_start: Array1<f64>,
+    pub ycoords_start: Array1<f64>,
+    /// Probe on the object pixel grid, `(N, N)`.
+    pub probe: Array2<Complex32>,
+    /// Full object, `(H, W)`, when known.
+    pub object: Option<Array2<Complex32>>,
+    /// Scan index per position; `0..n` when the file has none.
+    pub scan_index: Array1<i64>,
+    /// Ground-truth object patches centred on each position, `(n, N, N)`.
+    pub y_patches: Option<Array3<Complex32>>,
+}
+
+/// A loaded scan and the conversions applied to it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub data: ScanData,
+    pub warnings: Vec<DataWarning>,
+}
+
+fn describe(arr: &NpyArray) -> String {
+    format!(
+        "{}-d array of shape {:?} ({})",
+        arr.shape.len(),
+        arr.shape,
+        arr.dtype
+    )
+}
+
+struct Ctx<'a> {
+    file: &'a Path,
+    warnings: Vec<DataWarning>,
+}
+
+impl Ctx<'_> {
+    fn warn(&mut self, key: &str, message: impl Into<String>) {
+        let w = DataWarning {
+            key: key.to_string(),
+            message: message.into(),
+        };
+        log::warn!("{}: {}", self.file.display(), w);
+        self.warnings.push(w);
+    }
+
+    fn invalid(
+        &self,
+        key: &str,
+        p: Problem,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) -> DataError {
+        DataError::invalid(self.file, key, p, expected, found)
+    }
+
+    /// Real floating data as f64 (coordinates).
+    fn real_f64(&mut self, key: &str, arr: NpyArray, expected: &str) -> Result<Vec<f64>> {
+        let found = describe(&arr);
+        match arr.data {
+            ArrayData::F64(v) => Ok(v),
+            ArrayData::F32(v) => {
+                self.warn(key, "float32 converted to float64");
+                Ok(v.into_iter().map(f64::from).collect())
+            }
+            ArrayData::Int(v) => {
+                self.warn(key, format!("{} converted to float64", arr.dtype));
+                Ok(v.into_iter().map(|x| x as f64).collect())
+            }
+            _ => Err(self.invalid(key, Problem::DType, expected, found)),
+        }
+    }
+
+    /// Complex data as complex64; complex128 and real floats are converted with a warning.
+    fn complex64(&mut self, key: &str, arr: NpyArray, expected: &str) -> Result<Vec<Complex32>> {
+        let found = describe(&arr);
+        match arr.data {
+            ArrayData::C64(v) => Ok(v),
+            ArrayData::C128(v) => {
+                self.warn(
+                    key,
+                    "complex128 converted to complex64 (DATA-001: complex arrays must be complex64)",
+                );
+                Ok(v.into_iter()
+                    .map(|c| Complex32::new(c.re as f32, c.im as f32))
+                    .collect())
+            }
+            ArrayData::F32(v) => {
+                self.warn(key, "real float32 converted to complex64 with zero phase");
+                Ok(v.into_iter().map(|r| Complex32::new(r, 0.0)).collect())
+            }
+            ArrayData::F64(v) => {
+                self.warn(key, "real float64 converted to complex64 with zero phase");
+                Ok(v.into_iter()
+                    .map(|r| Complex32::new(r as f32, 0.0))
+                    .collect())
+            }
+            _ => Err(self.invalid(key, Problem::DType, expected, found)),
+        }
+    }
+}
+
+fn read_required(reader: &mut NpzReader, key: &str, hint: &str) -> Result<NpyArray> {
+    reader.read(key)?.ok_or_else(|| DataError::MissingKey {
+        file: reader.path().to_path_buf(),
+        key: key.to_string(),
+        hint: hint.to_string(),
+    })
+}
+
+fn first_non_finite<'a, T: 'a>(
+    values: impl IntoIterator<Item = &'a T>,
+    finite: impl Fn(&T) -> bool,
+) -> Option<usize> {
+    values.into_iter().position(|v| !finite(v))
+}
+
+/// Converts a flat index of a C-order array of `shape` into its multi-index, for messages.
+fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    for (i, &d) in shape.iter().enumerate().rev() {
+        if d > 0 {
+            idx[i] = flat % d;
+            flat /= d;
+        }
+    }
+    idx
+}
+
+impl ScanData {
+    /// Number of scan positions `n`.
+    pub fn n_positions(&self) -> usize {
+        self.diffraction.shape()[0]
+    }
+
+    /// Patch (detector) size `N`.
+    pub fn patch_size(&self) -> usize {
+        self.diffraction.shape()[1]
+    }
+
+    /// Loads and validates a canonical NPZ with the default (strict) options.
+    pub fn load(path: impl AsRef<Path>) -> Result<Loaded> {
+        Self::load_with(path, &LoadOptions::default())
+    }
+
+    /// Loads and validates a canonical NPZ.
+    pub fn load_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Loaded> {
+        let path = path.as_ref();
+        let mut reader = NpzReader::open(path)?;
+        let mut ctx = Ctx {
+            file: path,
+            warnings: Vec::new(),
+        };
+
+        // Coordinates first: their count decides the diffraction layout (FORMAT-001).
+        let coord_expected = "1-d float64 array (n,) of scan positions in object pixels";
+        let x_arr = read_required(
+            &mut reader,
+            keys::XCOORDS,
+            "scan x positions (columns of objectGuess, pixels)",
+        )?;
+        let y_arr = read_required(
+            &mut reader,
+            keys::YCOORDS,
+            "scan y positions (rows of objectGuess, pixels)",
+        )?;
+        for arr in [&x_arr, &y_arr] {
+            let key = if std::ptr::eq(arr, &x_arr) {
+                keys::XCOORDS
+            } else {
+                keys::YCOORDS
+            };
+            if arr.shape.len() != 1 {
+                return Err(ctx.invalid(key, Problem::Rank, coord_expected, describe(arr)));
+            }
+        }
+        if x_arr.shape != y_arr.shape {
+            return Err(ctx.invalid(
+                keys::YCOORDS,
+                Problem::Length,
+                format!("the same length as xcoords ({})", x_arr.shape[0]),
+                format!("length {}", y_arr.shape[0]),
+            ));
+        }
+        let n = x_arr.shape[0];
+        let xcoords = ctx.real_f64(keys::XCOORDS, x_arr, coord_expected)?;
+        let ycoords = ctx.real_f64(keys::YCOORDS, y_arr, coord_expected)?;
+        let mut starts = Vec::new();
+        for (key, fallback) in [
+            (keys::XCOORDS_START, &xcoords),
+            (keys::YCOORDS_START, &ycoords),
+        ] {
+            match reader.read(key)? {
+                Some(arr) => {
+                    if arr.shape != [n] {
+                        return Err(ctx.invalid(
+                            key,
+                            if arr.shape.len() == 1 {
+                                Problem::Length
+                            } else {
+                                Problem::Rank
+                            },
+                            format!("1-d float64 array of length n = {n} (len of xcoords)"),
+                            describe(&arr),
+                        ));
+                    }
+                    starts.push(ctx.real_f64(key, arr, coord_expected)?);
+                }
+                None => starts.push(fallback.clone()),
+            }
+        }
+        let ycoords_start = starts.pop().unwrap_or_default();
+        let xcoords_start = starts.pop().unwrap_or_default();
+
+        let diffraction = read_diffraction(&mut reader, &mut ctx, n, options)?;
+        let npix = diffraction.shape()[1];
+
+        let probe_arr = read_required(
+            &mut reader,
+            keys::PROBE,
+            "the probe guess, complex64 (N, N)",
+        )?;
+        let probe = read_probe(&mut ctx, probe_arr, npix)?;
+
+        let object = match reader.read(keys::OBJECT)? {
+            Some(arr) => {
+                let expected = format!("2-d complex64 array (H, W) with H, W >= N = {npix}");
+                if arr.shape.len() != 2 {
+                    return Err(ctx.invalid(keys::OBJECT, Problem::Rank, expected, describe(&arr)));
+                }
+                if arr.shape[0] < npix || arr.shape[1] < npix {
+                    return Err(ctx.invalid(
+                        keys::OBJECT,
+                        Problem::Shape,
+                        expected,
+                        describe(&arr),
+                    ));
+                }
+                let shape = (arr.shape[0], arr.shape[1]);
+                let v = ctx.complex64(keys::OBJECT, arr, &expected)?;
+                Some(Array2::from_shape_vec(shape, v).map_err(|e| {
+                    ctx.invalid(
+                        keys::OBJECT,
+                        Problem::Format,
+                        "consistent shape",
+                        e.to_string(),
+                    )
+                })?)
+            }
+            None => None,
+        };
+
+        let scan_index = match reader.read(keys::SCAN_INDEX)? {
+            Some(arr) => {
+                let expected = format!("1-d integer array of length n = {n}");
+                if arr.shape != [n] {
+                    return Err(ctx.invalid(
+                        keys::SCAN_INDEX,
+                        Problem::Length,
+                        expected,
+                        describe(&arr),
+                    ));
+                }
+                let found = describe(&arr);
+                match arr.data {
+                    ArrayData::Int(v) => Array1::from(v),
+                    _ => {
+                        return Err(ctx.invalid(keys::SCAN_INDEX, Problem::DType, expected, found));
+                    }
+                }
+            }
+            None => Array1::from_iter(0..n as i64),
+        };
+
+        let y_patches = read_y(&mut reader, &mut ctx, n, npix)?;
+
+        let data = ScanData {
+            diffraction,
+            xcoords: Array1::from(xcoords),
+            ycoords: Array1::from(ycoords),
+            xcoords_start: Array1::from(xcoords_start),
+            ycoords_start: Array1::from(ycoords_start),
+            probe,
+            object,
+            scan_index,
+            y_patches,
+        };
+        data.check_values(path)?;
+        Ok(Loaded {
+            data,
+            warnings: ctx.warnings,
+        })
+    }
+
+    /// Checks shapes and values of an in-memory scan; `origin` names it in errors.
+    pub fn validate(&self, origin: &Path) -> Result<()> {
+        let n = self.n_positions();
+        let npix = self.patch_size();
+        let d = self.diffraction.shape();
+        if d[1] != d[2] {
+            return Err(DataError::invalid(
+                origin,
+                keys::DIFFRACTION,
+                Problem::Shape,
+                "square patterns (n, N, N)",
+                format!("shape {d:?}"),
+            ));
+        }
+        for (key, len) in [
+            (keys::XCOORDS, self.xcoords.len()),
+            (keys::YCOORDS, self.ycoords.len()),
+            (keys::XCOORDS_START, self.xcoords_start.len()),
+            (keys::YCOORDS_START, self.ycoords_start.len()),
+            (keys::SCAN_INDEX, self.scan_index.len()),
+        ] {
+            if len != n {
+                return Err(DataError::invalid(
+                    origin,
+                    key,
+                    Problem::Length,
+                    format!("length n = {n} (patterns in diffraction)"),
+                    format!("length {len}"),
+                ));
+            }
+        }
+        if self.probe.shape() != [npix, npix] {
+            return Err(DataError::invalid(
+                origin,
+                keys::PROBE,
+                Problem::Shape,
+                format!("shape [{npix}, {npix}] (the pattern size)"),
+                format!("shape {:?}", self.probe.shape()),
+            ));
+        }
+        if let Some(obj) = &self.object
+            && (obj.nrows() < npix || obj.ncols() < npix)
+        {
+            return Err(DataError::invalid(
+                origin,
+                keys::OBJECT,
+                Problem::Shape,
+                format!("H, W >= N = {npix}"),
+                format!("shape {:?}", obj.shape()),
+            ));
+        }
+        if let Some(y) = &self.y_patches
+            && y.shape() != [n, npix, npix]
+        {
+            return Err(DataError::invalid(
+                origin,
+                keys::Y,
+                Problem::Shape,
+                format!("shape [{n}, {npix}, {npix}]"),
+                format!("shape {:?}", y.shape()),
+            ));
+        }
+        self.check_values(origin)
+    }
+
+    fn check_values(&self, file: &Path) -> Result<()> {
+        let shape = self.diffraction.shape().to_vec();
+        if let Some(i) = first_non_finite(self.diffraction.iter(), |v| v.is_finite()) {
+            let v = self.diffraction.iter().nth(i).copied().unwrap_or(f32::NAN);
+            return Err(DataError::invalid(
+                file,
+                keys::DIFFRACTION,
+                Problem::NonFinite,
+                "finite amplitudes",
+                format!("{v} at index {:?}", unravel(i, &shape)),
+            ));
+        }
+        if let Some(i) = self.diffraction.iter().position(|&v| v < 0.0) {
+            let v = self.diffraction.iter().nth(i).copied().unwrap_or_default();
+            return Err(DataError::invalid(
+                file,
+                keys::DIFFRACTION,
+                Problem::Negative,
+                "amplitudes >= 0 (sqrt of counts)",
+                format!("{v} at index {:?}", unravel(i, &shape)),
+            ));
+        }
+        for (key, arr) in [
+            (keys::XCOORDS, &self.xcoords),
+            (keys::YCOORDS, &self.ycoords),
+            (keys::XCOORDS_START, &self.xcoords_start),
+            (keys::YCOORDS_START, &self.ycoords_start),
+        ] {
+            if let Some(i) = first_non_finite(arr.iter(), |v| v.is_finite()) {
+                return Err(DataError::invalid(
+                    file,
+                    key,
+                    Problem::NonFinite,
+                    "finite positions",
+                    format!("{} at index {i}", arr[i]),
+                ));
+            }
+        }
+        let complex_arrays = [
+            (keys::PROBE, Some(self.probe.view().into_dyn())),
+            (
+                keys::OBJECT,
+                self.object.as_ref().map(|o| o.view().into_dyn()),
+            ),
+            (
+                keys::Y,
+                self.y_patches.as_ref().map(|y| y.view().into_dyn()),
+            ),
+        ];
+        for (key, arr) in complex_arrays {
+            if let Some(arr) = arr
+                && let Some(i) =
+                    first_non_finite(arr.iter(), |c| c.re.is_finite() && c.im.is_finite())
+            {
+                let v = arr.iter().nth(i).copied().unwrap_or_default();
+                return Err(DataError::invalid(
+                    file,
+                    key,
+                    Problem::NonFinite,
+                    "finite complex values",
+                    format!("{v} at index {:?}", unravel(i, arr.shape())),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the canonical NPZ (keys `diffraction`, coordinates, `probeGuess`, optional
+    /// `objectGuess` and `Y`, `scan_index`) atomically, after validating.
+    pub fn save(&self, path: impl AsRef<Path>, compression: Compression) -> Result<()> {
+        let path = path.as_ref();
+        self.validate(path)?;
+        let mut w = NpzWriter::create(path, compression)?;
+        let std = |a: &Array3<f32>| a.as_standard_layout().iter().copied().collect::<Vec<_>>();
+        w.add(
+            keys::DIFFRACTION,
+            self.diffraction.shape(),
+            &std(&self.diffraction),
+        )?;
+        for (key, arr) in [
+            (keys::XCOORDS, &self.xcoords),
+            (keys::YCOORDS, &self.ycoords),
+            (keys::XCOORDS_START, &self.xcoords_start),
+            (keys::YCOORDS_START, &self.ycoords_start),
+        ] {
+            w.add(key, &[arr.len()], &arr.to_vec())?;
+        }
+        let c2 = |a: &Array2<Complex32>| a.as_standard_layout().iter().copied().collect::<Vec<_>>();
+        w.add(keys::PROBE, self.probe.shape(), &c2(&self.probe))?;
+        if let Some(obj) = &self.object {
+            w.add(keys::OBJECT, obj.shape(), &c2(obj))?;
+        }
+        w.add(
+            keys::SCAN_INDEX,
+            &[self.scan_index.len()],
+            &self.scan_index.to_vec(),
+        )?;
+        if let Some(y) = &self.y_patches {
+            let v: Vec<Complex32> = y.as_standard_layout().iter().copied().collect();
+            w.add(keys::Y, y.shape(), &v)?;
+        }
+        w.finish()
+    }
+}
+
+fn read_diffraction(
+    reader: &mut NpzReader,
+    ctx: &mut Ctx<'_>,
+    n: usize,
+    options: &LoadOptions,
+) -> Result<Array3<f32>> {
+    let (key, arr) = match reader.read(keys::DIFFRACTION)? {
+        Some(arr) => (keys::DIFFRACTION, arr),
+        None => match reader.read(keys::DIFF3D)? {
+            Some(arr) => {
+                ctx.warn(keys::DIFF3D, "legacy key `diff3d` read as `diffraction`");
+                (keys::DIFF3D, arr)
+            }
+            None => {
+                return Err(DataError::MissingKey {
+                    file: ctx.file.to_path_buf(),
+                    key: keys::DIFFRACTION.to_string(),
+                    hint: format!(
+                        "diffraction amplitudes (n, N, N) float32 under `diffraction` (or legacy `diff3d`); the file has {:?}",
+                        reader.names()
+                    ),
+                });
+            }
+        },
+    };
+    let expected =
+        format!("3-d float32 array (n, N, N) of amplitudes with n = {n} (len of xcoords)");
+    let mut shape = arr.shape.clone();
+    if shape.len() == 4 && shape[3] == 1 {
+        ctx.warn(
+            key,
+            format!("trailing singleton axis of shape {shape:?} removed"),
+        );
+        shape.pop();
+    }
+    if shape.len() != 3 {
+        return Err(ctx.invalid(key, Problem::Rank, expected, describe(&arr)));
+    }
+    let found = describe(&arr);
+    let is_int = matches!(arr.data, ArrayData::Int(_));
+    let mut values: Vec<f32> = match arr.data {
+        ArrayData::F32(v) => v,
+        ArrayData::F64(v) => {
+            ctx.warn(key, "float64 converted to float32");
+            v.into_iter().map(|x| x as f32).collect()
+        }
+        ArrayData::Int(v) => v.into_iter().map(|x| x as f32).collect(),
+        _ => return Err(ctx.invalid(key, Problem::DType, expected, found)),
+    };
+    // Layout: decided by the coordinate count first (FORMAT-001), then by squareness.
+    let canonical = shape[0] == n && shape[1] == shape[2];
+    let legacy = shape[2] == n && shape[0] == shape[1];
+    let (npix, hwn) = if canonical {
+        (shape[1], false)
+    } else if legacy {
+        ctx.warn(
+            key,
+            format!("legacy (N, N, n) layout {shape:?} transposed to (n, N, N)"),
+        );
+        (shape[0], true)
+    } else if shape[0] == n || shape[2] == n {
+        return Err(ctx.invalid(key, Problem::Shape, "square patterns (n, N, N)", found));
+    } else {
+        return Err(ctx.invalid(
+            key,
+            Problem::Length,
+            expected,
+            format!("{found}: no axis matches the {n} scan positions"),
+        ));
+    };
+    if hwn {
+        let a = Array3::from_shape_vec((npix, npix, n), values)
+            .map_err(|e| ctx.invalid(key, Problem::Format, "consistent shape", e.to_string()))?;
+        values = a
+            .permuted_axes([2, 0, 1])
+            .as_standard_layout()
+            .iter()
+            .copied()
+            .collect();
+    }
+    let mut data = Array3::from_shape_vec((n, npix, npix), values)
+        .map_err(|e| ctx.invalid(key, Problem::Format, "consistent shape", e.to_string()))?;
+
+    if let Some(reason) = intensity_evidence(&data, is_int, &found) {
+        match options.intensity {
+            IntensityPolicy::Reject => {
+                return Err(ctx.invalid(
+                    key,
+                    Problem::Intensity,
+                    "amplitudes (sqrt of photon counts); convert with sqrt, or load with IntensityPolicy::ConvertToAmplitude",
+                    reason,
+                ));
+            }
+            IntensityPolicy::ConvertToAmplitude => {
+                ctx.warn(key, format!("{reason}; converted to amplitude with sqrt"));
+                data.mapv_inplace(|v| if v > 0.0 { v.sqrt() } else { v });
+            }
+        }
+    }
+    Ok(data)
+}
+
+/// Why the stack looks like intensities: integer dtype (detector counts), or float values that are
+/// all whole numbers above 1 (counts stored as float; amplitudes sqrt(k) are rarely integral).
+fn intensity_evidence(data: &Array3<f32>, is_int: bool, found: &str) -> Option<String> {
+    if is_int {
+        return Some(format!("{found}: integer detector counts (intensities)"));
+    }
+    let max = data.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let nonzero = data.iter().filter(|v| **v != 0.0).count();
+    if max > 1.0 && nonzero > 0 && data.iter().all(|v| !v.is_finite() || v.fract() == 0.0) {
+        return Some(format!(
+            "{found}: every value is a whole number (max {max}), i.e. photon counts (intensities)"
+        ));
+    }
+    None
+}
+
+fn read_probe(ctx: &mut Ctx<'_>, arr: NpyArray, npix: usize) -> Result<Array2<Complex32>> {
+    let key = keys::PROBE;
+    let expected = format!("2-d complex64 array ({npix}, {npix}) (the pattern size N)");
+    let mut shape = arr.shape.clone();
+    if shape.len() == 3 && shape[2] == 1 {
+        ctx.warn(
+            key,
+            format!("trailing singleton axis of shape {shape:?} removed"),
+        );
+        shape.pop();
+    }
+    if shape.len() != 2 {
+        return Err(ctx.invalid(key, Problem::Rank, expected, describe(&arr)));
+    }
+    if shape != [npix, npix] {
+        return Err(ctx.invalid(key, Problem::Shape, expected, describe(&arr)));
+    }
+    let v = ctx.complex64(key, arr, &expected)?;
+    Array2::from_shape_vec((npix, npix), v)
+        .map_err(|e| ctx.invalid(key, Problem::Format, "consistent shape", e.to_string()))
+}
+
+fn read_y(
+    reader: &mut NpzReader,
+    ctx: &mut Ctx<'_>,
+    n: usize,
+    npix: usize,
+) -> Result<Option<Array3<Complex32>>> {
+    let (key, arr) = match reader.read(keys::Y)? {
+        Some(arr) => (keys::Y, arr),
+        None => match reader.read(keys::GROUND_TRUTH_PATCHES)? {
+            Some(arr) => {
+                // Upstream's simulate_and_save writes ground truth under this key, which no upstream
+                // loader reads (pitfall 4); we use it as Y.
+                ctx.warn(
+                    keys::GROUND_TRUTH_PATCHES,
+                    "used as the ground-truth patches `Y`",
+                );
+                (keys::GROUND_TRUTH_PATCHES, arr)
+            }
+            None => return Ok(None),
+        },
+    };
+    let expected =
+        format!("complex64 array ({n}, {npix}, {npix}) of object patches, one per scan position");
+    let mut shape = arr.shape.clone();
+    if shape.len() == 4 && shape[3] == 1 {
+        shape.pop();
+    }
+    if shape.len() != 3 {
+        return Err(ctx.invalid(key, Problem::Rank, expected, describe(&arr)));
+    }
+    if shape[1] != npix || shape[2] != npix {
+        return Err(ctx.invalid(key, Problem::Shape, expected, describe(&arr)));
+    }
+    if shape[0] != n {
+        // Upstream drops a mis-sized Y silently (pitfall 3: generate_patches_tool's singleton Y).
+        ctx.warn(
+            key,
+            format!(
+                "{} patches for {n} scan positions cannot be paired with the positions; ignored",
+                shape[0]
+            ),
+        );
+        return Ok(None);
+    }
+    if !matches!(arr.data, ArrayData::C64(_) | ArrayData::C128(_)) {
+        let found = describe(&arr);
+        return Err(ctx.invalid(key, Problem::DType, expected, found));
+    }
+    let v = ctx.complex64(key, arr, &expected)?;
+    let y = Array3::from_shape_vec((n, npix, npix), v)
+        .map_err(|e| ctx.invalid(key, Problem::Format, "consistent shape", e.to_string()))?;
+    Ok(Some(y))
+}

@@ -1,0 +1,353 @@
+//! Numpy `.npz` archives, read and written so that numpy loads what we write and we load what numpy
+//! writes (compressed or stored, C or Fortran order, any byte order).
+//!
+//! This module knows nothing about the ptychography contract: it moves typed n-d arrays in and out
+//! of archives, keeping the numpy dtype name for error messages. The contract lives in
+//! [`crate::contract`].
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use ndarray::{ArrayD, IxDyn, ShapeBuilder};
+use npyz::{DType, TypeChar, WriterBuilder};
+use num_complex::{Complex32, Complex64};
+
+use crate::error::{DataError, Problem, Result};
+
+/// The element data of an array read from an archive, widened to a few working types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArrayData {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    C64(Vec<Complex32>),
+    C128(Vec<Complex64>),
+    /// Every signed, unsigned and boolean integer type, widened to i64.
+    Int(Vec<i64>),
+    /// A dtype this pipeline never reads numerically (strings, pickled objects, records).
+    Unsupported,
+}
+
+/// Shape and numpy dtype name of an archive member, read without its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArrayHeader {
+    /// Shape in C (row-major) order.
+    pub shape: Vec<usize>,
+    /// The numpy name of the dtype, e.g. `float32`, `complex128`, `uint16`, `object`.
+    pub dtype: String,
+    /// True when the member is stored in Fortran order (we convert to C order on read).
+    pub fortran_order: bool,
+}
+
+/// One array read from an archive, in C order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpyArray {
+    pub shape: Vec<usize>,
+    pub dtype: String,
+    pub data: ArrayData,
+}
+
+/// Reads members of one `.npz` file.
+pub struct NpzReader {
+    path: PathBuf,
+    archive: npyz::npz::NpzArchive<BufReader<File>>,
+    names: Vec<String>,
+}
+
+impl std::fmt::Debug for NpzReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NpzReader")
+            .field("path", &self.path)
+            .field("names", &self.names)
+            .finish()
+    }
+}
+
+/// The numpy name of a dtype (`float32`, `uint16`, ...), used in every message.
+pub fn dtype_name(dtype: &DType) -> String {
+    match dtype {
+        DType::Plain(ts) => {
+            let bits = ts.size_field() * 8;
+            match ts.type_char() {
+                TypeChar::Bool => "bool".into(),
+                TypeChar::Int => format!("int{bits}"),
+                TypeChar::Uint => format!("uint{bits}"),
+                TypeChar::Float => format!("float{bits}"),
+                TypeChar::Complex => format!("complex{bits}"),
+                TypeChar::Object => "object".into(),
+                TypeChar::ByteStr => format!("bytes{}", ts.size_field()),
+                TypeChar::UnicodeStr => format!("str{}", ts.size_field()),
+                other => format!("{other:?}").to_lowercase(),
+            }
+        }
+        DType::Array(..) => "subarray".into(),
+        DType::Record(_) => "record".into(),
+    }
+}
+
+fn format_error(path: &Path, key: &str, err: impl std::fmt::Display) -> DataError {
+    DataError::invalid(
+        path,
+        key,
+        Problem::Format,
+        "a readable numpy .npy member",
+        err.to_string(),
+    )
+}
+
+/// Rearranges Fortran-ordered data of `shape` into C order.
+fn fortran_to_c<T: Clone>(data: Vec<T>, shape: &[usize]) -> std::result::Result<Vec<T>, String> {
+    if shape.len() < 2 {
+        return Ok(data);
+    }
+    ArrayD::from_shape_vec(IxDyn(shape).f(), data)
+        .map(|arr| arr.as_standard_layout().iter().cloned().collect())
+        .map_err(|e| format!("fortran-order data inconsistent with shape {shape:?}: {e}"))
+}
+
+impl NpzReader {
+    /// Opens an archive and lists its members.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path).map_err(|e| DataError::io(&path, "cannot open", e))?;
+        let archive = npyz::npz::NpzArchive::new(BufReader::new(file)).map_err(|e| {
+            DataError::invalid(
+                &path,
+                "(archive)",
+                Problem::Format,
+                "a numpy .npz (zip) archive",
+                e.to_string(),
+            )
+        })?;
+        let mut names: Vec<String> = archive.array_names().map(str::to_string).collect();
+        names.sort();
+        Ok(NpzReader {
+            path,
+            archive,
+            names,
+        })
+    }
+
+    /// The archive's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Member names without the `.npy` suffix, sorted.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Whether the archive has a member `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+
+    /// Reads the shape and dtype of a member without its data; `None` when absent.
+    pub fn header(&mut self, name: &str) -> Result<Option<ArrayHeader>> {
+        let path = self.path.clone();
+        let Some(npy) = self
+            .archive
+            .by_name(name)
+            .map_err(|e| format_error(&path, name, e))?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(ArrayHeader {
+            shape: npy.shape().iter().map(|&d| d as usize).collect(),
+            dtype: dtype_name(&npy.dtype()),
+            fortran_order: npy.order() == npyz::Order::Fortran,
+        }))
+    }
+
+    /// Reads a member in C order; `None` when absent.
+    pub fn read(&mut self, name: &str) -> Result<Option<NpyArray>> {
+        let path = self.path.clone();
+        let Some(npy) = self
+            .archive
+            .by_name(name)
+            .map_err(|e| format_error(&path, name, e))?
+        else {
+            return Ok(None);
+        };
+        let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+        let dtype = npy.dtype();
+        let fortran = npy.order() == npyz::Order::Fortran;
+        let name_of_dtype = dtype_name(&dtype);
+        let err = |e: std::io::Error| format_error(&path, name, e);
+        let data = match &dtype {
+            DType::Plain(ts) => match (ts.type_char(), ts.size_field()) {
+                (TypeChar::Float, 4) => ArrayData::F32(npy.into_vec::<f32>().map_err(err)?),
+                (TypeChar::Float, 8) => ArrayData::F64(npy.into_vec::<f64>().map_err(err)?),
+                (TypeChar::Complex, 8) => ArrayData::C64(npy.into_vec::<Complex32>().map_err(err)?),
+                (TypeChar::Complex, 16) => {
+                    ArrayData::C128(npy.into_vec::<Complex64>().map_err(err)?)
+                }
+                (TypeChar::Int, 1) => widen(npy.into_vec::<i8>().map_err(err)?),
+                (TypeChar::Int, 2) => widen(npy.into_vec::<i16>().map_err(err)?),
+                (TypeChar::Int, 4) => widen(npy.into_vec::<i32>().map_err(err)?),
+                (TypeChar::Int, 8) => ArrayData::Int(npy.into_vec::<i64>().map_err(err)?),
+                (TypeChar::Uint, 1) => widen(npy.into_vec::<u8>().map_err(err)?),
+                (TypeChar::Uint, 2) => widen(npy.into_vec::<u16>().map_err(err)?),
+                (TypeChar::Uint, 4) => widen(npy.into_vec::<u32>().map_err(err)?),
+                (TypeChar::Uint, 8) => {
+                    let raw = npy.into_vec::<u64>().map_err(err)?;
+                    let mut out = Vec::with_capacity(raw.len());
+                    for v in raw {
+                        out.push(i64::try_from(v).map_err(|_| {
+                            DataError::invalid(
+                                &path,
+                                name,
+                                Problem::DType,
+                                "integers below 2^63",
+                                format!("uint64 value {v}"),
+                            )
+                        })?);
+                    }
+                    ArrayData::Int(out)
+                }
+                (TypeChar::Bool, 1) => ArrayData::Int(
+                    npy.into_vec::<bool>()
+                        .map_err(err)?
+                        .into_iter()
+                        .map(i64::from)
+                        .collect(),
+                ),
+                _ => ArrayData::Unsupported,
+            },
+            _ => ArrayData::Unsupported,
+        };
+        let data = if fortran {
+            let ferr = |e: String| format_error(&path, name, e);
+            match data {
+                ArrayData::F32(v) => ArrayData::F32(fortran_to_c(v, &shape).map_err(ferr)?),
+                ArrayData::F64(v) => ArrayData::F64(fortran_to_c(v, &shape).map_err(ferr)?),
+                ArrayData::C64(v) => ArrayData::C64(fortran_to_c(v, &shape).map_err(ferr)?),
+                ArrayData::C128(v) => ArrayData::C128(fortran_to_c(v, &shape).map_err(ferr)?),
+                ArrayData::Int(v) => ArrayData::Int(fortran_to_c(v, &shape).map_err(ferr)?),
+                ArrayData::Unsupported => ArrayData::Unsupported,
+            }
+        } else {
+            data
+        };
+        Ok(Some(NpyArray {
+            shape,
+            dtype: name_of_dtype,
+            data,
+        }))
+    }
+}
+
+fn widen<T: Into<i64>>(v: Vec<T>) -> ArrayData {
+    ArrayData::Int(v.into_iter().map(Into::into).collect())
+}
+
+/// How members are stored in a written archive (`np.savez` vs `np.savez_compressed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Uncompressed, like `np.savez`.
+    Stored,
+    /// Deflate, like `np.savez_compressed`.
+    #[default]
+    Deflated,
+}
+
+/// Element types we write, each with the numpy dtype numpy will see.
+pub trait NpzElement: npyz::AutoSerialize + Copy {}
+impl NpzElement for f32 {}
+impl NpzElement for f64 {}
+impl NpzElement for i64 {}
+impl NpzElement for i32 {}
+impl NpzElement for u32 {}
+impl NpzElement for u16 {}
+impl NpzElement for u8 {}
+impl NpzElement for Complex32 {}
+impl NpzElement for Complex64 {}
+
+/// Writes an `.npz` atomically: members go to a temporary file in the target directory, which is
+/// renamed onto the target by [`NpzWriter::finish`]. Dropping the writer unfinished leaves the
+/// target untouched.
+pub struct NpzWriter {
+    path: PathBuf,
+    inner: npyz::npz::NpzWriter<BufWriter<tempfile::NamedTempFile>>,
+    compression: Compression,
+}
+
+impl std::fmt::Debug for NpzWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NpzWriter")
+            .field("path", &self.path)
+            .field("compression", &self.compression)
+            .finish()
+    }
+}
+
+impl NpzWriter {
+    /// Starts writing `path` (created or replaced on [`NpzWriter::finish`]).
+    pub fn create(path: impl AsRef<Path>, compression: Compression) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let tmp = tempfile::NamedTempFile::new_in(&dir)
+            .map_err(|e| DataError::io(&path, "cannot create a temporary file next to", e))?;
+        Ok(NpzWriter {
+            inner: npyz::npz::NpzWriter::new(BufWriter::new(tmp)),
+            path,
+            compression,
+        })
+    }
+
+    /// Adds a member `name` with C-order `data` of `shape`.
+    pub fn add<T: NpzElement>(&mut self, name: &str, shape: &[usize], data: &[T]) -> Result<()> {
+        let expected: usize = shape.iter().product();
+        if expected != data.len() {
+            return Err(DataError::parameter(
+                "npz member data",
+                format!("{expected} elements for shape {shape:?} of `{name}`"),
+                data.len(),
+            ));
+        }
+        let bytes = std::mem::size_of_val(data) as u64;
+        let method = match self.compression {
+            Compression::Stored => zip::CompressionMethod::Stored,
+            Compression::Deflated => zip::CompressionMethod::Deflated,
+        };
+        let options = zip::write::FileOptions::default()
+            .compression_method(method)
+            .large_file(bytes >= u64::from(u32::MAX) - 4096);
+        let path = self.path.clone();
+        let err = |e: std::io::Error| DataError::io(&path, "cannot write", e);
+        let shape_u64: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+        let mut w = self
+            .inner
+            .array::<T>(name, options)
+            .map_err(err)?
+            .default_dtype()
+            .shape(&shape_u64)
+            .begin_nd()
+            .map_err(err)?;
+        w.extend(data.iter().copied()).map_err(err)?;
+        w.finish().map_err(err)
+    }
+
+    /// Finishes the archive and renames it onto the target path.
+    pub fn finish(mut self) -> Result<()> {
+        let path = self.path.clone();
+        let buf = self
+            .inner
+            .zip_writer()
+            .finish()
+            .map_err(|e| DataError::io(&path, "cannot finish", std::io::Error::other(e)))?;
+        let mut tmp = buf
+            .into_inner()
+            .map_err(|e| DataError::io(&path, "cannot flush", e.into_error()))?;
+        tmp.flush()
+            .map_err(|e| DataError::io(&path, "cannot flush", e))?;
+        tmp.persist(&path)
+            .map_err(|e| DataError::io(&path, "cannot rename the finished file onto", e.error))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,8 @@
+//! The data pipeline test target (seed category 2, `tests/torch/test_data_pipeline.py`).
+//!
+//! Module names follow the seed's pytest classes so the selectors of `tests/selector_map.toml`
+//! (`raw_data`, `data_container`, `y_dtype`, `memmap`, and
+//! `memmap_bridge_parity::deterministic_generation_validation`) select the matching tests.
+
+mod common;
+mod npz_contract;
