@@ -6,7 +6,10 @@
 //! * [`choices`]: the closed string sets (`model_type`, `architecture`, ...).
 //! * [`ConfigDocument`]: loading / saving TOML, YAML and JSON files, unknown keys rejected.
 //! * [`LegacyParams`]: upstream's flat params map as an explicit value.
+//! * [`torch`] and [`bridge`]: the PyTorch-side configuration and its translation.
 
+pub mod bridge;
+pub mod bridge_document;
 pub mod choices;
 pub mod document;
 pub mod error;
@@ -15,12 +18,15 @@ pub mod format;
 pub mod inference;
 pub mod legacy;
 pub mod model;
+pub mod overrides;
+pub mod torch;
 pub mod training;
 
 mod builder;
 mod pathstr;
 mod validate;
 
+pub use bridge_document::bridge_document;
 pub use choices::*;
 pub use document::{ConfigDocument, Loaded};
 pub use error::{ConfigError, Result};
@@ -29,5 +35,6 @@ pub use format::Format;
 pub use inference::{InferenceConfig, InferenceConfigBuilder};
 pub use legacy::{KEY_MAPPINGS, LegacyParams, LegacySource, LegacyValue};
 pub use model::{ModelConfig, ModelConfigBuilder};
+pub use overrides::Overrides;
 pub use pathstr::python_path_string;
 pub use training::{TrainingConfig, TrainingConfigBuilder};
