@@ -46,7 +46,11 @@ impl Project {
     }
 
     /// Whether `cargo nextest` is installed; without it the harness falls back to `cargo test`.
+    /// `XTASK_NO_NEXTEST=1` forces the fallback, so it can be tested where nextest exists.
     pub fn has_nextest(&self) -> bool {
+        if std::env::var_os("XTASK_NO_NEXTEST").is_some() {
+            return false;
+        }
         let cargo = &self.cargo;
         cmd!(self.sh, "{cargo} nextest --version")
             .quiet()
