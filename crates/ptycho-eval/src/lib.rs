@@ -17,9 +17,11 @@
 //! ## Modules
 //! * [`crop`], [`phase`], [`pointwise`], [`ssim`], [`frc`]: the individual metric steps.
 //! * [`evaluate`]: the full `eval_reconstruction` pipeline with a serialisable report.
-//! * [`registration`]: optional sub-pixel registration (phase cross-correlation).
+//! * [`align`]: cropping to the scan bounding box; [`registration`]: optional sub-pixel
+//!   registration (phase cross-correlation).
 //! * [`stitch`]: streaming whole-field reassembly (uniform or `|P|²`-weighted).
 
+pub mod align;
 pub mod crop;
 pub mod error;
 pub mod evaluate;
@@ -32,6 +34,7 @@ pub mod registration;
 pub mod ssim;
 pub mod stitch;
 
+pub use align::{AlignedPair, PixelBox, align_for_evaluation, align_stitched, scan_bounding_box};
 pub use error::{EvalError, Result};
 
 pub use evaluate::{EvalOptions, EvalReport, MetricPair, evaluate_reconstruction};
