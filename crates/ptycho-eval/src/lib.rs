@@ -15,11 +15,12 @@
 //!   larger column indices.
 //!
 //! ## Modules
-//! * [`crop`], [`phase`], [`pointwise`], [`ssim`], [`frc`]: the individual metric steps.
+//! * [`crop`], [`phase`], [`pointwise`], [`mod@ssim`], [`frc`]: the individual metric steps.
 //! * [`evaluate`]: the full `eval_reconstruction` pipeline with a serialisable report.
 //! * [`align`]: cropping to the scan bounding box; [`registration`]: optional sub-pixel
 //!   registration (phase cross-correlation).
 //! * [`stitch`]: streaming whole-field reassembly (uniform or `|P|²`-weighted).
+//! * [`grid`]: the regular-grid mosaic of the paper's simulated benchmark and its ground-truth clip.
 
 pub mod align;
 pub mod crop;
@@ -28,6 +29,7 @@ pub mod evaluate;
 pub mod fft2;
 pub mod filters;
 pub mod frc;
+pub mod grid;
 pub mod phase;
 pub mod pointwise;
 pub mod registration;
@@ -39,6 +41,7 @@ pub use error::{EvalError, Result};
 
 pub use evaluate::{EvalOptions, EvalReport, MetricPair, evaluate_reconstruction};
 pub use frc::{FrcResult, frc_curve, frc_cutoffs, threshold_crossing};
+pub use grid::{GridClip, GridScan, clip_ground_truth, stitch_grid};
 pub use phase::PhaseAlignment;
 pub use pointwise::{mae, mean_scale_factor, mse, psnr_physical_db, psnr_r255_db};
 pub use ssim::{ms_ssim, ssim};
