@@ -48,8 +48,10 @@ impl Default for EvalOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MetricPair {
     /// Value on the (mean-scaled) amplitude.
+    #[serde(with = "nan_as_null")]
     pub amplitude: f64,
     /// Value on the aligned phase.
+    #[serde(with = "nan_as_null")]
     pub phase: f64,
 }
 
@@ -83,8 +85,10 @@ pub struct EvalReport {
     /// FRC 1/7 cut-off in ring units of the evaluated image.
     pub frc1over7: MetricPair,
     /// FRC curve of the amplitude, ring 0 first.
+    #[serde(with = "nan_as_null::vec")]
     pub frc_curve_amplitude: Vec<f64>,
     /// FRC curve of the phase, ring 0 first.
+    #[serde(with = "nan_as_null::vec")]
     pub frc_curve_phase: Vec<f64>,
 }
 
@@ -147,6 +151,37 @@ where
     })
 }
 
+/// Serde adapters: JSON has no NaN, so NaN metrics (e.g. FRC of an all-zero target) are
+/// written as `null` and read back as NaN.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_some(v)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+
+    pub mod vec {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(v.iter().map(|x| x.is_finite().then_some(*x)))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+            let v = Vec::<Option<f64>>::deserialize(d)?;
+            Ok(v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+        }
+    }
+}
+
 fn to_f64<T: Copy + Into<f64>>(z: &Complex<T>) -> Complex<f64> {
     Complex::new(z.re.into(), z.im.into())
 }
@@ -194,6 +229,34 @@ mod tests {
         let json = serde_json::to_value(&rep).unwrap();
         assert_eq!(json["phase_alignment"], "plane");
         assert!(json["psnr_r255_db"]["amplitude"].is_number());
+    }
+
+    #[test]
+    fn nan_metrics_round_trip_through_json_as_null() {
+        // an all-zero ground-truth phase gives NaN FRC cut-offs for the phase
+        let gt = Array2::from_shape_fn((24, 24), |(r, c)| {
+            Complex32::new(1.0 + 0.01 * (r * c) as f32, 0.0)
+        });
+        let rec = object(24, 24, 0.3);
+        let rep = evaluate_reconstruction(rec.view(), gt.view(), &EvalOptions::default()).unwrap();
+        assert!(rep.frc50.phase.is_nan(), "{:?}", rep.frc50);
+        let text = serde_json::to_string(&rep).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(json["frc50"]["phase"].is_null());
+        let back: EvalReport = serde_json::from_str(&text).unwrap();
+        assert!(back.frc50.phase.is_nan());
+        assert!((back.mae.amplitude - rep.mae.amplitude).abs() < 1e-12);
+        assert_eq!(
+            back.frc_curve_amplitude.len(),
+            rep.frc_curve_amplitude.len()
+        );
+        for (a, b) in back
+            .frc_curve_amplitude
+            .iter()
+            .zip(&rep.frc_curve_amplitude)
+        {
+            assert!((a - b).abs() < 1e-12);
+        }
     }
 
     #[test]
