@@ -59,3 +59,51 @@ pub fn write_members(path: &Path, members: &BTreeMap<String, Member>) {
     }
     w.finish().expect("finish npz");
 }
+
+/// A scan built from positions and a diffraction stack; probe of ones, no object.
+pub fn scan_from(
+    x: Vec<f64>,
+    y: Vec<f64>,
+    diffraction: ndarray::Array3<f32>,
+) -> ptycho_data::ScanData {
+    let n = x.len();
+    let npix = diffraction.shape()[1];
+    ptycho_data::ScanData {
+        diffraction,
+        xcoords_start: ndarray::Array1::from(x.clone()),
+        ycoords_start: ndarray::Array1::from(y.clone()),
+        xcoords: ndarray::Array1::from(x),
+        ycoords: ndarray::Array1::from(y),
+        probe: ndarray::Array2::from_elem((npix, npix), Complex32::new(1.0, 0.0)),
+        object: None,
+        scan_index: ndarray::Array1::from_iter(0..n as i64),
+        y_patches: None,
+    }
+}
+
+/// The golden example's inputs (reference data.md §3.9), drawn from numpy's legacy stream:
+/// `rs = RandomState(0); x = rs.uniform(0,100,30); y = rs.uniform(0,100,30);
+/// diff3d = rs.rand(30,8,8).astype(float32)`.
+pub fn golden_scan() -> ptycho_data::ScanData {
+    let mut rs = ptycho_data::NumpyRandomState::new(0);
+    let x: Vec<f64> = (0..30).map(|_| rs.uniform(0.0, 100.0)).collect();
+    let y: Vec<f64> = (0..30).map(|_| rs.uniform(0.0, 100.0)).collect();
+    let d = ndarray::Array3::from_shape_fn((30, 8, 8), |_| rs.random_sample() as f32);
+    scan_from(x, y, d)
+}
+
+/// A `w × h` raster with unit spacing (row-major), random diffraction of size `npix`.
+pub fn raster_scan(w: usize, h: usize, npix: usize, jitter: f64) -> ptycho_data::ScanData {
+    let mut rs = ptycho_data::NumpyRandomState::new(7);
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for r in 0..h {
+        for c in 0..w {
+            x.push(c as f64 + jitter * (rs.random_sample() - 0.5));
+            y.push(r as f64 + jitter * (rs.random_sample() - 0.5));
+        }
+    }
+    let d =
+        ndarray::Array3::from_shape_fn((w * h, npix, npix), |_| 0.1 + rs.random_sample() as f32);
+    scan_from(x, y, d)
+}

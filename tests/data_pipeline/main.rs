@@ -6,3 +6,4 @@
 
 mod common;
 mod npz_contract;
+mod raw_data;

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use ndarray::{Array1, Array2, Array3};
+use ndarray::{Array1, Array2, Array3, Axis};
 use num_complex::Complex32;
 
 use crate::error::{DataError, Problem, Result};
@@ -722,4 +722,23 @@ fn read_y(
     let y = Array3::from_shape_vec((n, npix, npix), v)
         .map_err(|e| ctx.invalid(key, Problem::Format, "consistent shape", e.to_string()))?;
     Ok(Some(y))
+}
+
+impl ScanData {
+    /// The scan restricted to rows `idx` (in that order); `Y` and `scan_index` follow the rows.
+    pub fn select(&self, idx: &[usize]) -> ScanData {
+        let data = self;
+        let pick1 = |a: &Array1<f64>| Array1::from_iter(idx.iter().map(|&i| a[i]));
+        ScanData {
+            diffraction: data.diffraction.select(Axis(0), idx),
+            xcoords: pick1(&data.xcoords),
+            ycoords: pick1(&data.ycoords),
+            xcoords_start: pick1(&data.xcoords_start),
+            ycoords_start: pick1(&data.ycoords_start),
+            probe: data.probe.clone(),
+            object: data.object.clone(),
+            scan_index: Array1::from_iter(idx.iter().map(|&i| data.scan_index[i])),
+            y_patches: data.y_patches.as_ref().map(|y| y.select(Axis(0), idx)),
+        }
+    }
 }

@@ -2,11 +2,22 @@
 //!
 //! - [`npz`]: numpy-compatible `.npz` reading and writing.
 //! - [`contract`]: the canonical scan dataset ([`ScanData`]) and its validation.
+//! - [`rng`]: numpy's legacy `RandomState`, so a seed groups like upstream.
+//! - [`grouping`]: which scan positions form a training sample (kd-tree neighbours).
+//! - [`grouped`]: the grouped set, normalisation and intensity scale.
+//! - [`patches`]: ground-truth patches from the object.
 
 pub mod contract;
 pub mod error;
+pub mod grouped;
+pub mod grouping;
 pub mod npz;
+pub mod patches;
+pub mod rng;
 
 pub use contract::{DataWarning, IntensityPolicy, LoadOptions, Loaded, ScanData};
 pub use error::{DataError, Problem, Result};
+pub use grouped::{GroupCoords, GroupedData, generate_grouped_data, intensity_scale};
+pub use grouping::{GroupingParams, group_positions, subsample_indices};
 pub use npz::{Compression, NpzReader, NpzWriter};
+pub use rng::NumpyRandomState;
