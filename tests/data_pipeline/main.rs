@@ -5,5 +5,6 @@
 //! `memmap_bridge_parity::deterministic_generation_validation`) select the matching tests.
 
 mod common;
+mod data_container;
 mod npz_contract;
 mod raw_data;

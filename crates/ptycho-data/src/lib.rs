@@ -6,18 +6,26 @@
 //! - [`grouping`]: which scan positions form a training sample (kd-tree neighbours).
 //! - [`grouped`]: the grouped set, normalisation and intensity scale.
 //! - [`patches`]: ground-truth patches from the object.
+//! - [`container`]: the training container; [`batch`]: the batch API every dataset serves.
+//! - [`pipeline`]: file + training configuration → container.
 
+pub mod batch;
+pub mod container;
 pub mod contract;
 pub mod error;
 pub mod grouped;
 pub mod grouping;
 pub mod npz;
 pub mod patches;
+pub mod pipeline;
 pub mod rng;
 
+pub use batch::{BatchIter, BatchSource, TrainingBatch};
+pub use container::PtychoDataContainer;
 pub use contract::{DataWarning, IntensityPolicy, LoadOptions, Loaded, ScanData};
 pub use error::{DataError, Problem, Result};
 pub use grouped::{GroupCoords, GroupedData, generate_grouped_data, intensity_scale};
 pub use grouping::{GroupingParams, group_positions, subsample_indices};
 pub use npz::{Compression, NpzReader, NpzWriter};
+pub use pipeline::{Prepared, prepare_training_data};
 pub use rng::NumpyRandomState;
