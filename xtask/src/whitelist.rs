@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use xshell::cmd;
 
 use crate::junit::CaseStatus;
-use crate::project::{Project, ROOT_PACKAGE};
+use crate::project::{Metadata, Project, ROOT_PACKAGE};
 use crate::runner::{self, Output, Selection};
 use crate::selector_map::SelectorMap;
 
@@ -72,13 +72,7 @@ pub fn check(project: &Project, list_only: bool) -> Result<Counts> {
         }
     }
 
-    let present: Vec<String> = map
-        .whitelist
-        .targets
-        .iter()
-        .filter(|t| metadata.target(t).is_some())
-        .cloned()
-        .collect();
+    let present = present_targets(&map, &metadata);
     let missing: Vec<&String> = map
         .whitelist
         .targets
@@ -170,13 +164,7 @@ fn update(project: &Project) -> Result<()> {
     }
     let map = SelectorMap::load(&project.root)?;
     let metadata = project.metadata()?;
-    let present: Vec<String> = map
-        .whitelist
-        .targets
-        .iter()
-        .filter(|t| metadata.target(t).is_some())
-        .cloned()
-        .collect();
+    let present = present_targets(&map, &metadata);
     let listed = list(project, &map, &present)?;
     let mut text = String::from(
         "# Tests of the backend-optional whitelist, as built with no optional feature.\n# Written by `cargo xtask whitelist update`; checked by `cargo xtask whitelist check`.\n",
@@ -192,6 +180,16 @@ fn update(project: &Project) -> Result<()> {
         present.len()
     );
     Ok(())
+}
+
+/// The whitelisted targets that exist in the root package.
+fn present_targets(map: &SelectorMap, metadata: &Metadata) -> Vec<String> {
+    map.whitelist
+        .targets
+        .iter()
+        .filter(|t| metadata.target(t).is_some())
+        .cloned()
+        .collect()
 }
 
 fn read_recorded(project: &Project, map: &SelectorMap) -> Result<Tests> {
