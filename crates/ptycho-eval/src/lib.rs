@@ -16,7 +16,8 @@
 //!
 //! ## Modules
 //! * [`crop`], [`phase`], [`pointwise`], [`mod@ssim`], [`frc`]: the individual metric steps.
-//! * [`evaluate`]: the full `eval_reconstruction` pipeline with a serialisable report.
+//! * [`evaluate`]: upstream `eval_reconstruction` with a serialisable report.
+//! * [`pipeline`]: align + optional registration + metrics for a stitched object.
 //! * [`align`]: cropping to the scan bounding box; [`registration`]: optional sub-pixel
 //!   registration (phase cross-correlation).
 //! * [`stitch`]: streaming whole-field reassembly (uniform or `|P|²`-weighted).
@@ -31,6 +32,7 @@ pub mod filters;
 pub mod frc;
 pub mod grid;
 pub mod phase;
+pub mod pipeline;
 pub mod pointwise;
 pub mod registration;
 pub mod ssim;
@@ -43,7 +45,9 @@ pub use evaluate::{EvalOptions, EvalReport, MetricPair, evaluate_reconstruction}
 pub use frc::{FrcResult, frc_curve, frc_cutoffs, threshold_crossing};
 pub use grid::{GridClip, GridScan, clip_ground_truth, stitch_grid};
 pub use phase::PhaseAlignment;
+pub use pipeline::{PipelineOptions, PipelineReport, RegistrationOptions, evaluate_stitched};
 pub use pointwise::{mae, mean_scale_factor, mse, psnr_physical_db, psnr_r255_db};
+pub use registration::{CorrelationNormalization, phase_cross_correlation, register_and_align};
 pub use ssim::{ms_ssim, ssim};
 pub use stitch::{
     CanvasAnchor, PatchWeighting, ScanPosition, StitchGeometry, StitchedObject, Stitcher,

@@ -6,6 +6,7 @@
 
 use ndarray::{Array2, ArrayView2, s};
 use num_complex::{Complex, Complex64};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{EvalError, Result, ensure_same_shape};
 use crate::fft2::{Direction, fft2_in_place, fft2_real, signed_frequency};
@@ -15,12 +16,41 @@ pub const DEFAULT_UPSAMPLE_FACTOR: usize = 50;
 /// Border removed after the Fourier shift.
 pub const DEFAULT_BORDER_CROP: usize = 2;
 
+/// Normalisation of the cross-power spectrum (skimage `normalization`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CorrelationNormalization {
+    /// Phase correlation: every frequency has unit weight (skimage's default, used upstream).
+    /// Sharp peak on textured images, but unreliable on smooth ones, where the near-empty high
+    /// frequencies and the non-periodic image edges dominate.
+    #[default]
+    Phase,
+    /// Plain cross-correlation: robust on smooth images, broader peak.
+    None,
+}
+
 /// The `(dy, dx)` shift that, applied to `moving` with [`fourier_shift_real`], registers it to
-/// `reference` (skimage `phase_cross_correlation(reference, moving, upsample_factor)`).
+/// `reference` (skimage `phase_cross_correlation(reference, moving, upsample_factor)` with its
+/// default phase normalisation, as upstream calls it).
 pub fn phase_cross_correlation(
     reference: ArrayView2<'_, f64>,
     moving: ArrayView2<'_, f64>,
     upsample_factor: usize,
+) -> Result<[f64; 2]> {
+    cross_correlation_shift(
+        reference,
+        moving,
+        upsample_factor,
+        CorrelationNormalization::Phase,
+    )
+}
+
+/// [`phase_cross_correlation`] with a chosen normalisation.
+pub fn cross_correlation_shift(
+    reference: ArrayView2<'_, f64>,
+    moving: ArrayView2<'_, f64>,
+    upsample_factor: usize,
+    normalization: CorrelationNormalization,
 ) -> Result<[f64; 2]> {
     ensure_same_shape("registration", reference.dim(), moving.dim())?;
     if upsample_factor == 0 {
@@ -46,7 +76,10 @@ pub fn phase_cross_correlation(
     let floor = 100.0 * f64::EPSILON;
     let product: Array2<Complex64> = Array2::from_shape_fn((h, w), |idx| {
         let p = src[idx] * tgt[idx].conj();
-        p / p.norm().max(floor)
+        match normalization {
+            CorrelationNormalization::Phase => p / p.norm().max(floor),
+            CorrelationNormalization::None => p,
+        }
     });
     let mut cc = product.clone();
     fft2_in_place(&mut cc, Direction::Inverse);
@@ -151,12 +184,14 @@ pub struct Registered {
 }
 
 /// Registers `image` to `reference` on their magnitudes, shifts it, and crops `border_crop`
-/// pixels from every edge of both (upstream `register_and_align`).
+/// pixels from every edge of both (upstream `register_and_align`, which uses
+/// [`CorrelationNormalization::Phase`]).
 pub fn register_and_align<T: Copy + Into<f64>>(
     image: ArrayView2<'_, Complex<T>>,
     reference: ArrayView2<'_, Complex<T>>,
     upsample_factor: usize,
     border_crop: usize,
+    normalization: CorrelationNormalization,
 ) -> Result<Registered> {
     ensure_same_shape("registration", reference.dim(), image.dim())?;
     let to64 = |z: &Complex<T>| Complex64::new(z.re.into(), z.im.into());
@@ -170,10 +205,11 @@ pub fn register_and_align<T: Copy + Into<f64>>(
             found: (h, w),
         });
     }
-    let shift = phase_cross_correlation(
+    let shift = cross_correlation_shift(
         refc.mapv(|z| z.norm()).view(),
         img.mapv(|z| z.norm()).view(),
         upsample_factor,
+        normalization,
     )?;
     let shifted = fourier_shift_complex(img.view(), shift[0], shift[1]);
     let b = border_crop;
@@ -223,7 +259,14 @@ mod tests {
     fn register_and_align_crops_and_aligns() {
         let reference = blob(32, 32, 16.0, 16.0).mapv(|v| Complex64::new(v, 0.1 * v));
         let image = blob(32, 32, 17.0, 14.0).mapv(|v| Complex64::new(v, 0.1 * v));
-        let reg = register_and_align(image.view(), reference.view(), 50, 2).unwrap();
+        let reg = register_and_align(
+            image.view(),
+            reference.view(),
+            50,
+            2,
+            CorrelationNormalization::Phase,
+        )
+        .unwrap();
         assert_eq!(reg.image.dim(), (28, 28));
         assert!((reg.shift_yx[0] + 1.0).abs() < 1e-9 && (reg.shift_yx[1] - 2.0).abs() < 1e-9);
         let err: f64 = reg

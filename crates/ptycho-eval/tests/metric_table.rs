@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use ndarray::Array2;
 use num_complex::Complex64;
 use ptycho_eval::{
-    EvalOptions, PhaseAlignment, evaluate_reconstruction, frc_cutoffs, mae, ms_ssim, mse,
-    psnr_physical_db, psnr_r255_db, ssim,
+    CorrelationNormalization, EvalOptions, PhaseAlignment, evaluate_reconstruction, frc_cutoffs,
+    mae, ms_ssim, mse, psnr_physical_db, psnr_r255_db, ssim,
 };
 use ptycho_eval::{filters::gaussian_filter, phase::fit_plane, registration};
 use serde_json::Value;
@@ -256,7 +256,7 @@ fn eval_reconstruction_matches_the_upstream_pipeline() {
 fn registration_matches_skimage_phase_cross_correlation() {
     let t = table();
     let cases = t["registrations"].as_array().unwrap();
-    assert_eq!(cases.len(), 2);
+    assert_eq!(cases.len(), 3);
     for (i, e) in cases.iter().enumerate() {
         let reference = build(&e["reference"]);
         let applied: Vec<f64> = e["applied_shift_yx"]
@@ -279,8 +279,18 @@ fn registration_matches_skimage_phase_cross_correlation() {
             1e-10,
             "moving centre",
         );
+        let norm = match e["normalization"].as_str().unwrap() {
+            "phase" => CorrelationNormalization::Phase,
+            _ => CorrelationNormalization::None,
+        };
         let found =
-            registration::phase_cross_correlation(reference.view(), moving.view(), 50).unwrap();
+            registration::cross_correlation_shift(reference.view(), moving.view(), 50, norm)
+                .unwrap();
+        if norm == CorrelationNormalization::Phase {
+            let default =
+                registration::phase_cross_correlation(reference.view(), moving.view(), 50).unwrap();
+            assert_eq!(default, found);
+        }
         let want: Vec<f64> = e["expected_shift_yx"]
             .as_array()
             .unwrap()
