@@ -1,0 +1,23 @@
+//! PtychoPINN model on burn 0.22: the `cnn` generator, the differentiable ptychography physics
+//! in (re, im) f32 pairs, the losses and the training loop.
+//!
+//! Reference semantics: TensorFlow PtychoPINN (2023 paper) with upstream bugs fixed (per-group
+//! canvas merge, co-masked overlap normalisation, consistent translation signs).
+
+pub mod batch;
+pub mod error;
+pub mod flops;
+pub mod generator;
+pub mod loss;
+pub mod model;
+pub mod physics;
+pub mod spec;
+pub mod train;
+
+pub use batch::{DeviceBatch, GroupBatch, GroupSource, InMemoryGroups};
+pub use error::ModelError;
+pub use generator::Generator;
+pub use model::{Pinn, PinnOutput};
+pub use physics::{Complex, HostProbe, Physics};
+pub use spec::{AmpActivation, FarFieldMethod, GeneratorSpec, LossWeights, PhysicsSpec};
+pub use train::{TrainingHistory, TrainingSpec, train};

@@ -1,0 +1,65 @@
+//! Per-epoch training record, returned by the loop and written as JSON.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ModelError;
+
+/// One epoch's numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// Sample-weighted mean training loss.
+    pub loss: f64,
+    /// Mean validation loss, if there is a validation split.
+    pub val_loss: Option<f64>,
+    /// Learning rate used in this epoch.
+    pub learning_rate: f64,
+    /// `log_scale` at the end of the epoch.
+    pub log_scale: f64,
+    /// Diffraction patterns per second of training (groups × gridsize²).
+    pub patterns_per_second: f64,
+    /// Wall time of the epoch in seconds.
+    pub seconds: f64,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingHistory {
+    /// Epochs in order.
+    pub epochs: Vec<EpochRecord>,
+    /// True when early stopping ended the run before `nepochs`.
+    pub stopped_early: bool,
+    /// Groups used for training and for validation.
+    pub train_groups: usize,
+    /// Groups held out (the last 5 % in file order).
+    pub val_groups: usize,
+}
+
+impl TrainingHistory {
+    /// Training losses in epoch order.
+    pub fn losses(&self) -> Vec<f64> {
+        self.epochs.iter().map(|e| e.loss).collect()
+    }
+
+    /// Writes the history as pretty JSON, atomically (temp file in the same folder, then rename).
+    pub fn write_json(&self, path: &Path) -> Result<(), ModelError> {
+        let io = |source: std::io::Error| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        let text = serde_json::to_string_pretty(self).map_err(|e| io(e.into()))?;
+        tmp.write_all(text.as_bytes()).map_err(io)?;
+        tmp.write_all(b"\n").map_err(io)?;
+        tmp.persist(path).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+}
