@@ -30,6 +30,9 @@ pub enum EvalError {
     /// A computation would divide by zero or produce a non-finite value.
     #[error("{what}: {detail}")]
     Degenerate { what: &'static str, detail: String },
+    /// Writing an output file failed.
+    #[error("writing {path}: {detail}")]
+    Write { path: String, detail: String },
 }
 
 /// Shorthand result type of this crate.

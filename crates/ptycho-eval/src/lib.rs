@@ -21,12 +21,14 @@
 //! * [`align`]: cropping to the scan bounding box; [`registration`]: optional sub-pixel
 //!   registration (phase cross-correlation).
 //! * [`stitch`]: streaming whole-field reassembly (uniform or `|P|²`-weighted).
+//! * [`export`]: atomic PNG (amplitude / phase) and JSON (report) writers.
 //! * [`grid`]: the regular-grid mosaic of the paper's simulated benchmark and its ground-truth clip.
 
 pub mod align;
 pub mod crop;
 pub mod error;
 pub mod evaluate;
+pub mod export;
 pub mod fft2;
 pub mod filters;
 pub mod frc;
