@@ -4,7 +4,12 @@
 //! (`raw_data`, `data_container`, `y_dtype`, `memmap`, and
 //! `memmap_bridge_parity::deterministic_generation_validation`) select the matching tests.
 
+mod alloc;
 mod common;
 mod data_container;
+mod memmap;
 mod npz_contract;
 mod raw_data;
+
+#[global_allocator]
+static ALLOCATOR: alloc::Counting = alloc::Counting;

@@ -7,6 +7,7 @@
 //! - [`grouped`]: the grouped set, normalisation and intensity scale.
 //! - [`patches`]: ground-truth patches from the object.
 //! - [`container`]: the training container; [`batch`]: the batch API every dataset serves.
+//! - [`memmap`]: the memory-mapped grouped dataset (streams data larger than RAM).
 //! - [`pipeline`]: file + training configuration → container.
 
 pub mod batch;
@@ -15,9 +16,11 @@ pub mod contract;
 pub mod error;
 pub mod grouped;
 pub mod grouping;
+pub mod memmap;
 pub mod npz;
 pub mod patches;
 pub mod pipeline;
+mod reader;
 pub mod rng;
 
 pub use batch::{BatchIter, BatchSource, TrainingBatch};
@@ -26,6 +29,7 @@ pub use contract::{DataWarning, IntensityPolicy, LoadOptions, Loaded, ScanData};
 pub use error::{DataError, Problem, Result};
 pub use grouped::{GroupCoords, GroupedData, generate_grouped_data, intensity_scale};
 pub use grouping::{GroupingParams, group_positions, subsample_indices};
+pub use memmap::{MemmapConfig, MemmapDataset};
 pub use npz::{Compression, NpzReader, NpzWriter};
 pub use pipeline::{Prepared, prepare_training_data};
 pub use rng::NumpyRandomState;

@@ -238,6 +238,67 @@ impl NpzReader {
     }
 }
 
+impl NpzReader {
+    /// Streams a real numeric member element by element in stored order, as f32, calling
+    /// `f(k, value)` for the `k`-th stored element; memory use stays at the zip/npy buffers.
+    pub fn stream_f32(
+        &mut self,
+        name: &str,
+        mut f: impl FnMut(usize, f32) -> Result<()>,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let npy = self
+            .archive
+            .by_name(name)
+            .map_err(|e| format_error(&path, name, e))?
+            .ok_or_else(|| DataError::MissingKey {
+                file: path.clone(),
+                key: name.to_string(),
+                hint: "a numeric array".to_string(),
+            })?;
+        let dtype = npy.dtype();
+        let DType::Plain(ts) = &dtype else {
+            return Err(DataError::invalid(
+                &path,
+                name,
+                Problem::DType,
+                "a real numeric array",
+                dtype_name(&dtype),
+            ));
+        };
+        macro_rules! pump {
+            ($t:ty) => {{
+                let reader = npy.data::<$t>().map_err(|e| format_error(&path, name, e))?;
+                for (k, v) in reader.enumerate() {
+                    f(k, v.map_err(|e| format_error(&path, name, e))? as f32)?;
+                }
+            }};
+        }
+        match (ts.type_char(), ts.size_field()) {
+            (TypeChar::Float, 4) => pump!(f32),
+            (TypeChar::Float, 8) => pump!(f64),
+            (TypeChar::Int, 1) => pump!(i8),
+            (TypeChar::Int, 2) => pump!(i16),
+            (TypeChar::Int, 4) => pump!(i32),
+            (TypeChar::Int, 8) => pump!(i64),
+            (TypeChar::Uint, 1) => pump!(u8),
+            (TypeChar::Uint, 2) => pump!(u16),
+            (TypeChar::Uint, 4) => pump!(u32),
+            (TypeChar::Uint, 8) => pump!(u64),
+            _ => {
+                return Err(DataError::invalid(
+                    &path,
+                    name,
+                    Problem::DType,
+                    "a real numeric array",
+                    dtype_name(&dtype),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn widen<T: Into<i64>>(v: Vec<T>) -> ArrayData {
     ArrayData::Int(v.into_iter().map(Into::into).collect())
 }
