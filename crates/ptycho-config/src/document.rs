@@ -13,6 +13,7 @@
 
 use std::path::Path;
 
+use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use crate::error::{ConfigError, Result, nearest};
@@ -24,6 +25,14 @@ use crate::model::{MODEL_FIELDS, ModelConfig};
 use crate::training::{TRAINING_FIELDS, TrainingConfig, n_images_deprecation};
 
 const SECTIONS: [&str; 4] = ["model", "training", "inference", "execution"];
+
+/// Keys found in upstream's flat YAML files that belong to upstream scripts, not to the
+/// configuration (e.g. `configs/comparison_config.yaml`): accepted with a warning so such files
+/// load unchanged, never silently.
+pub const UPSTREAM_SCRIPT_KEYS: [(&str, &str); 1] = [(
+    "stitch_crop_size",
+    "read by upstream's comparison script, not by the configuration",
+)];
 
 /// A value together with the warnings produced while loading it (deprecated keys, ...).
 #[derive(Debug, Clone, PartialEq)]
@@ -55,9 +64,9 @@ impl ConfigDocument {
     /// Reads, parses and validates a file; errors name the file.
     pub fn load(path: &Path) -> Result<Loaded<ConfigDocument>> {
         let format = Format::from_path(path)?;
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            reason,
         })?;
         ConfigDocument::parse(&text, format).map_err(|e| e.in_file(path))
     }
@@ -102,7 +111,8 @@ impl ConfigDocument {
         self.execution.validate()
     }
 
-    /// The sectioned form as a generic value (unset values omitted).
+    /// The sectioned form as a generic value (unset values omitted; the execution section only
+    /// when it differs from the defaults).
     pub fn to_value(&self) -> Value {
         let mut root = Map::new();
         let section = |value: Value| -> Value {
@@ -119,13 +129,31 @@ impl ConfigDocument {
         if let Some(inference) = &self.inference {
             root.insert("inference".into(), section(to_json(inference)));
         }
-        root.insert("execution".into(), without_nulls(to_json(&self.execution)));
+        if self.execution != ExecutionConfig::default() {
+            root.insert("execution".into(), without_nulls(to_json(&self.execution)));
+        }
         Value::Object(root)
     }
 
-    /// The document rendered in `format` (sectioned layout).
+    /// The document rendered in `format` (sectioned layout, fields in declaration order).
     pub fn to_string(&self, format: Format) -> Result<String> {
-        format.render(&self.to_value())
+        let value = self.to_value();
+        let mut ordered: IndexMap<&str, IndexMap<String, Value>> = IndexMap::new();
+        for (section, fields) in [
+            ("model", MODEL_FIELDS),
+            ("training", TRAINING_FIELDS),
+            ("inference", INFERENCE_FIELDS),
+            ("execution", EXECUTION_FIELDS),
+        ] {
+            if let Some(Value::Object(map)) = value.get(section) {
+                let entries = fields
+                    .iter()
+                    .filter_map(|field| map.get(*field).map(|v| ((*field).to_owned(), v.clone())))
+                    .collect();
+                ordered.insert(section, entries);
+            }
+        }
+        format.render_serializable(&ordered)
     }
 
     /// Writes the document atomically (temporary file in the same directory, then rename);
@@ -153,9 +181,9 @@ impl ConfigDocument {
 /// Writes `bytes` to `path` through a temporary file in the same directory.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let write_error = |source: std::io::Error| ConfigError::Write {
+    let write_error = |reason: std::io::Error| ConfigError::Write {
         path: path.to_path_buf(),
-        source,
+        reason,
     };
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -333,6 +361,8 @@ fn from_flat(root: Map<String, Value>, warnings: &mut Vec<String>) -> Result<Con
             model_map.insert(key, value);
         } else if EXECUTION_FIELDS.contains(&key.as_str()) {
             execution.insert(key, value);
+        } else if let Some((_, why)) = UPSTREAM_SCRIPT_KEYS.iter().find(|(name, _)| *name == key) {
+            warnings.push(format!("ignored `{key}`: {why}"));
         } else {
             let valid: Vec<&str> = own_fields
                 .iter()

@@ -10,16 +10,16 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {reason}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The file could not be written.
-    #[error("cannot write config file {path}: {source}")]
+    #[error("cannot write config file {path}: {reason}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The file extension does not name a supported format.
     #[error("{path}: unsupported config format {extension:?} (use .toml, .yaml, .yml or .json)")]
@@ -52,12 +52,12 @@ pub enum ConfigError {
     /// A `--set KEY=VALUE` argument without `=`.
     #[error("override {text:?} is not of the form KEY=VALUE (e.g. n_groups=512)")]
     OverrideSyntax { text: String },
-    /// Any of the above, located in a file.
-    #[error("{path}: {source}")]
+    /// Any of the above, located in a file. The inner error is part of the message (not a
+    /// separate `source`), so chained printers show it once.
+    #[error("{path}: {error}")]
     InFile {
         path: PathBuf,
-        #[source]
-        source: Box<ConfigError>,
+        error: Box<ConfigError>,
     },
 }
 
@@ -84,7 +84,7 @@ impl ConfigError {
             already @ ConfigError::UnknownFormat { .. } => already,
             other => ConfigError::InFile {
                 path: path.into(),
-                source: Box::new(other),
+                error: Box::new(other),
             },
         }
     }
@@ -92,7 +92,7 @@ impl ConfigError {
     /// The innermost error (without the file wrapper), for matching in callers and tests.
     pub fn root(&self) -> &ConfigError {
         match self {
-            ConfigError::InFile { source, .. } => source.root(),
+            ConfigError::InFile { error, .. } => error.root(),
             other => other,
         }
     }

@@ -63,6 +63,11 @@ impl Format {
 
     /// Renders a value (nulls must already be removed for TOML).
     pub fn render(self, value: &Value) -> Result<String> {
+        self.render_serializable(value)
+    }
+
+    /// Renders anything serializable, keeping its key order.
+    pub fn render_serializable<T: serde::Serialize>(self, value: &T) -> Result<String> {
         let failed = |message: String| ConfigError::Syntax {
             format: self.name(),
             message: one_line(&message),

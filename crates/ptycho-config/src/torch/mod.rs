@@ -63,9 +63,9 @@ impl TorchConfigSet {
     /// Reads and checks an upstream PyTorch-side config file (JSON, YAML or TOML).
     pub fn load(path: &Path) -> Result<Loaded<TorchConfigSet>> {
         let format = Format::from_path(path)?;
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            reason,
         })?;
         TorchConfigSet::parse(&text, format).map_err(|e| e.in_file(path))
     }

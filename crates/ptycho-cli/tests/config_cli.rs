@@ -1,0 +1,219 @@
+//! `ptycho config ...` as a user runs it: exit status, stdout, and one-line errors on stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn ptycho(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ptycho"))
+        .args(args)
+        .current_dir(workspace_root())
+        .output()
+        .expect("run ptycho")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The single error line (the command must have failed).
+fn error_line(output: &Output) -> String {
+    assert!(
+        !output.status.success(),
+        "expected failure, got {}",
+        stdout(output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("warning:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got {stderr:?}");
+    lines[0].to_owned()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn validate_accepts_canonical_and_torch_files() {
+    let out = ptycho(&["config", "validate", "fixtures/configs/baseline.toml"]);
+    assert!(out.status.success());
+    assert_eq!(
+        stdout(&out),
+        "ok: fixtures/configs/baseline.toml is a valid canonical config (training + inference)\n"
+    );
+    let out = ptycho(&[
+        "config",
+        "validate",
+        "fixtures/configs/upstream_torch_demo.json",
+    ]);
+    assert_eq!(
+        stdout(&out),
+        "ok: fixtures/configs/upstream_torch_demo.json is a valid PyTorch-side config\n"
+    );
+}
+
+#[test]
+fn validate_reports_typo_wrong_type_and_range_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = write(dir.path(), "typo.yaml", "N: 128\nbatchsize: 16\n");
+    assert_eq!(
+        error_line(&ptycho(&["config", "validate", &typo])),
+        format!("error: {typo}: unknown key `batchsize` (did you mean `batch_size`?)")
+    );
+    let wrong = write(dir.path(), "wrong.toml", "[training]\nnepochs = \"ten\"\n");
+    assert_eq!(
+        error_line(&ptycho(&["config", "validate", &wrong])),
+        format!(
+            "error: {wrong}: `training.nepochs`: invalid type: string \"ten\", expected a whole number of at least 0"
+        )
+    );
+    let range = write(
+        dir.path(),
+        "range.json",
+        "{\"training\": {\"mae_weight\": 2}}",
+    );
+    assert_eq!(
+        error_line(&ptycho(&["config", "validate", &range])),
+        format!(
+            "error: {range}: `training.mae_weight` = 2.0 is invalid: must lie between 0.0 and 1.0"
+        )
+    );
+}
+
+#[test]
+fn validate_check_paths_reports_missing_model_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("model");
+    std::fs::create_dir(&model_dir).unwrap();
+    let data = write(dir.path(), "test.npz", "");
+    let text = format!(
+        "[inference]\nmodel_path = {:?}\ntest_data_file = {data:?}\n",
+        model_dir.display().to_string()
+    );
+    let file = write(dir.path(), "infer.toml", &text);
+    let line = error_line(&ptycho(&["config", "validate", &file, "--check-paths"]));
+    assert!(
+        line.contains("model archive not found") && line.contains("wts.h5.zip"),
+        "{line}"
+    );
+    std::fs::write(model_dir.join("wts.h5.zip"), b"").unwrap();
+    assert!(
+        ptycho(&["config", "validate", &file, "--check-paths"])
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn show_legacy_reproduces_the_upstream_baseline() {
+    let out = ptycho(&[
+        "config",
+        "show",
+        "fixtures/configs/baseline.toml",
+        "--legacy",
+        "--keys-from",
+        "fixtures/baseline_params.json",
+    ]);
+    assert!(out.status.success());
+    let baseline =
+        std::fs::read_to_string(workspace_root().join("fixtures/baseline_params.json")).unwrap();
+    assert_eq!(stdout(&out).trim_end(), baseline.trim_end());
+}
+
+#[test]
+fn show_prints_effective_config_with_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "t.yaml", "N: 128\n");
+    let out = ptycho(&["config", "show", &file, "--format", "json"]);
+    assert!(out.status.success());
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(value["model"]["N"], 128);
+    assert_eq!(value["training"]["n_groups"], 512);
+    assert_eq!(value["training"]["output_dir"], "training_outputs");
+}
+
+#[test]
+fn bridge_converts_upstream_torch_config_into_valid_canonical_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("canonical.yaml");
+    let out = ptycho(&[
+        "config",
+        "bridge",
+        "fixtures/configs/upstream_torch_demo.json",
+        "--set",
+        "train_data_file=train.npz",
+        "--set",
+        "n_groups=512",
+        "--set",
+        "nphotons=1e9",
+        "--format",
+        "yaml",
+        "-o",
+        output.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: test_data_file not provided"),
+        "{stderr}"
+    );
+    let out = ptycho(&["config", "validate", output.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&output).unwrap();
+    assert!(
+        text.contains("probe_scale: 1.0") && text.contains("backend: pytorch"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bridge_errors_for_missing_override_and_non_square_grid() {
+    let line = error_line(&ptycho(&[
+        "config",
+        "bridge",
+        "fixtures/configs/upstream_torch_demo.json",
+        "--set",
+        "n_groups=512",
+    ]));
+    assert!(
+        line.starts_with(
+            "error: fixtures/configs/upstream_torch_demo.json: nphotons default divergence detected"
+        ),
+        "{line}"
+    );
+    assert!(line.contains("nphotons=1000000000.0"), "{line}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "grid.json",
+        "{\"data_config\": {\"grid_size\": [2, 3]}}",
+    );
+    let line = error_line(&ptycho(&["config", "bridge", &file]));
+    assert_eq!(
+        line,
+        format!(
+            "error: {file}: non-square grids not supported: data_config.grid_size = (2, 3); use a square grid such as (2, 2) or (3, 3)"
+        )
+    );
+    let line = error_line(&ptycho(&["config", "bridge", &file, "--set", "n_groups"]));
+    assert_eq!(
+        line,
+        "error: override \"n_groups\" is not of the form KEY=VALUE (e.g. n_groups=512)"
+    );
+}
