@@ -5,6 +5,7 @@
 //! canvas merge, co-masked overlap normalisation, consistent translation signs).
 
 pub mod batch;
+pub mod config;
 pub mod error;
 pub mod flops;
 pub mod generator;

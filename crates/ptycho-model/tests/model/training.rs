@@ -10,7 +10,7 @@ use ptycho_model::{
     TrainingSpec, train,
 };
 
-use crate::common::{ScanLayout, flat_weights, lines_object, simulate_scan};
+use crate::common::{ScanLayout, flat_weights, lines_object, simulate_scan, ssim};
 
 fn specs(gs: usize, nfs: usize, s: f32) -> (GeneratorSpec, PhysicsSpec) {
     let generator = GeneratorSpec {
@@ -163,4 +163,130 @@ fn bad_training_settings_are_reported_by_field() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("autodiff"), "{err}");
+}
+
+/// Stitches the central `crop × crop` of every group's reconstruction at its centre and
+/// averages overlaps; returns the amplitude on the object grid and the covered mask.
+fn stitch_amplitude(
+    recon: &[f32],
+    recon_im: &[f32],
+    centres: &[(f32, f32)],
+    n: usize,
+    crop: usize,
+    side: usize,
+) -> (Vec<f32>, Vec<bool>) {
+    let mut re = vec![0.0f32; side * side];
+    let mut im = vec![0.0f32; side * side];
+    let mut count = vec![0.0f32; side * side];
+    for (g, &(cr, cc)) in centres.iter().enumerate() {
+        let (cr, cc) = (cr as usize, cc as usize);
+        for r in 0..crop {
+            for c in 0..crop {
+                let (pr, pc) = (n / 2 - crop / 2 + r, n / 2 - crop / 2 + c);
+                let (or, oc) = (cr - crop / 2 + r, cc - crop / 2 + c);
+                re[or * side + oc] += recon[g * n * n + pr * n + pc];
+                im[or * side + oc] += recon_im[g * n * n + pr * n + pc];
+                count[or * side + oc] += 1.0;
+            }
+        }
+    }
+    let amp = (0..side * side)
+        .map(|i| {
+            if count[i] > 0.0 {
+                (re[i].hypot(im[i])) / count[i]
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    (amp, count.iter().map(|c| *c > 0.0).collect())
+}
+
+/// Amplitude SSIM of a model's stitched reconstruction against the stitched truth, over the
+/// bounding box of the covered region (mean-scaled, data range from the truth).
+fn amplitude_ssim(
+    model: &Pinn,
+    physics: &Physics,
+    scan: &crate::common::SimScan,
+    side: usize,
+) -> f32 {
+    let device = physics.device().clone();
+    let batch = ptycho_model::DeviceBatch::new(&scan.batch, physics, &device).unwrap();
+    let object = model.predict_object(physics, &batch);
+    let re: Vec<f32> = object.re.into_data().try_to_vec::<f32>().unwrap();
+    let im: Vec<f32> = object.im.into_data().try_to_vec::<f32>().unwrap();
+    let truth = scan.batch.object.as_ref().unwrap();
+    let (amp, covered) = stitch_amplitude(&re, &im, &scan.centres, 64, 8, side);
+    let (tamp, _) = stitch_amplitude(&truth.0, &truth.1, &scan.centres, 64, 8, side);
+    let rows: Vec<usize> = (0..side)
+        .filter(|r| (0..side).any(|c| covered[r * side + c]))
+        .collect();
+    let (r0, r1) = (rows[0], *rows.last().unwrap() + 1);
+    let w = r1 - r0;
+    let sub = |img: &[f32]| -> Vec<f32> {
+        (r0..r1)
+            .flat_map(|r| (r0..r1).map(move |c| (r, c)))
+            .map(|(r, c)| img[r * side + c])
+            .collect()
+    };
+    let (pa, ta) = (sub(&amp), sub(&tamp));
+    let scale = ta.iter().sum::<f32>() / pa.iter().sum::<f32>().max(1e-12);
+    let pa: Vec<f32> = pa.iter().map(|v| v * scale).collect();
+    let max = ta.iter().cloned().fold(f32::MIN, f32::max);
+    let min = ta.iter().cloned().fold(f32::MAX, f32::min);
+    ssim(&pa, &ta, w, max - min)
+}
+
+#[test]
+fn short_training_on_simulated_lines_lowers_the_loss_and_reconstructs_the_amplitude() {
+    // 25 groups of 2×2 patterns on an 84-px lines object, n_filters_scale 1, amplitude-MAE loss
+    // (the 2023 ablation rows), 20 epochs: about 25 s on an idle 2-core machine.
+    let (side, step) = (84, 3);
+    let device = Device::flex().autodiff();
+    let scan = lines_scan(2, side, step);
+    let (g, p) = specs(2, 1, scan.intensity_scale);
+    let source = InMemoryGroups::new(scan.batch.clone()).unwrap();
+    let physics = Physics::new(
+        &p,
+        &HostProbe::default_disk(64),
+        g.support_is_centre(),
+        &device,
+    )
+    .unwrap();
+    let model = Pinn::new(&g, &p, 4, &device).unwrap();
+    let before = amplitude_ssim(&model, &physics, &scan, side);
+    let spec = TrainingSpec {
+        batch_size: 4,
+        nepochs: 20,
+        learning_rate: 3e-3,
+        validation_split: 0.0,
+        early_stop_patience: None,
+        scheduler: Scheduler::Constant,
+        loss_weights: LossWeights {
+            nll_weight: 0.0,
+            mae_weight: 1.0,
+            ..LossWeights::default()
+        },
+        seed: 1,
+        progress: false,
+        ..TrainingSpec::default()
+    };
+    let started = std::time::Instant::now();
+    let (model, history) = train(model, &physics, &source, &spec, &device).unwrap();
+    let losses = history.losses();
+    let after = amplitude_ssim(&model, &physics, &scan, side);
+    eprintln!(
+        "groups {}, {:.1}s, SSIM {before} -> {after}, losses {losses:?}",
+        scan.batch.groups,
+        started.elapsed().as_secs_f64()
+    );
+    // Measured on the development machine: SSIM 0.055 before, 0.576 after; loss 24.7 → 15.2.
+    assert!(before < 0.2, "untrained SSIM {before}");
+    assert!(
+        after > 0.45,
+        "amplitude SSIM after training {after} (before {before})"
+    );
+    assert!(losses.last().unwrap() < &(0.8 * losses[0]), "{losses:?}");
+    let min = losses.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert!(min < 0.7 * losses[0], "{losses:?}");
 }
