@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use ptycho_config::torch::TorchConfigSet;
-use ptycho_config::{ConfigDocument, Format, LegacyParams, Overrides, bridge_document};
+use ptycho_config::{
+    ConfigDocument, ConfigError, Format, LegacyParams, Overrides, bridge_document,
+};
 
 /// Subcommands of `ptycho config`.
 #[derive(Debug, Subcommand)]
@@ -193,9 +195,20 @@ fn bridge(file: &Path, set: &[String], output: &OutputArgs) -> Result<()> {
         overrides.insert_assignment(assignment)?;
     }
     let torch = TorchConfigSet::load(file)?.value;
-    let bridged = bridge_document(&torch, &overrides).map_err(|e| e.in_file(file))?;
+    let bridged =
+        bridge_document(&torch, &overrides).map_err(|e| with_set_hint(e.in_file(file)))?;
     print_warnings(&bridged.warnings);
     render_document(&bridged.value, output)
+}
+
+/// Bridge errors about missing overrides end with how to give one on this command line.
+fn with_set_hint(error: ConfigError) -> anyhow::Error {
+    match error.root() {
+        ConfigError::Bridge { message } if message.contains("overrides") => {
+            anyhow::anyhow!("{error} (on the command line: --set KEY=VALUE)")
+        }
+        _ => error.into(),
+    }
 }
 
 fn render_document(document: &ConfigDocument, output: &OutputArgs) -> Result<()> {

@@ -68,6 +68,17 @@ fn validate_reports_typo_wrong_type_and_range_in_one_line() {
         error_line(&ptycho(&["config", "validate", &typo])),
         format!("error: {typo}: unknown key `batchsize` (did you mean `batch_size`?)")
     );
+    let quoted = write(
+        dir.path(),
+        "quoted.toml",
+        "[training]\nbatch_size = \"16\"\n",
+    );
+    assert_eq!(
+        error_line(&ptycho(&["config", "validate", &quoted])),
+        format!(
+            "error: {quoted}: `training.batch_size`: invalid type: string \"16\", expected a whole number of at least 0 (write 16 without quotes)"
+        )
+    );
     let wrong = write(dir.path(), "wrong.toml", "[training]\nnepochs = \"ten\"\n");
     assert_eq!(
         error_line(&ptycho(&["config", "validate", &wrong])),
@@ -198,6 +209,10 @@ fn bridge_errors_for_missing_override_and_non_square_grid() {
         "{line}"
     );
     assert!(line.contains("nphotons=1000000000.0"), "{line}");
+    assert!(
+        line.ends_with("(on the command line: --set KEY=VALUE)"),
+        "{line}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = write(
         dir.path(),

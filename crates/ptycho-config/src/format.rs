@@ -85,14 +85,20 @@ impl Format {
     }
 }
 
-/// Collapses a multi-line parser message (TOML prints a source excerpt) into one line.
+/// Collapses a multi-line parser message into one line, dropping the source excerpt TOML
+/// prints (`1 | [training`, `  |  ^`): "TOML parse error at line 1, column 10: unclosed table".
 fn one_line(message: &str) -> String {
+    let is_excerpt = |line: &str| {
+        line.split_once('|')
+            .is_some_and(|(gutter, _)| gutter.trim().chars().all(|c| c.is_ascii_digit()))
+            || line.chars().all(|c| "|^- ".contains(c))
+    };
     message
         .lines()
         .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.chars().all(|c| "|^- ".contains(c)))
+        .filter(|line| !line.is_empty() && !is_excerpt(line))
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(": ")
 }
 
 /// Deserializes a typed config from a generic value; a wrong-typed value is reported with its
@@ -105,7 +111,10 @@ pub fn typed<T: DeserializeOwned>(section: &str, value: Value) -> Result<T> {
             (false, ".") => section.to_owned(),
             (false, _) => format!("{section}.{path}"),
         };
-        let message = plain_words(&error.inner().to_string());
+        let mut message = plain_words(&error.inner().to_string());
+        if let Some(quoted) = quoted_scalar(&message) {
+            message.push_str(&format!(" (write {quoted} without quotes)"));
+        }
         if let Some(field) = message
             .strip_prefix("missing field `")
             .and_then(|rest| rest.strip_suffix('`'))
@@ -128,6 +137,16 @@ pub fn typed<T: DeserializeOwned>(section: &str, value: Value) -> Result<T> {
         }
         ConfigError::WrongType { key, message }
     })
+}
+
+/// For "invalid type: string \"16\", expected ..." where the string is a number or boolean,
+/// the unquoted text (the usual mistake is quoting a number in TOML or JSON).
+fn quoted_scalar(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("invalid type: string \"")?;
+    let (text, _) = rest.split_once('"')?;
+    let is_scalar = text.parse::<f64>().is_ok() || text == "true" || text == "false";
+    let expects_string = message.ends_with("expected a string");
+    (is_scalar && !expects_string).then(|| text.to_owned())
 }
 
 /// Replaces Rust type names in serde messages with words a user knows.
@@ -187,5 +206,10 @@ mod tests {
         let err = Format::Toml.parse("a = = 1\n").unwrap_err().to_string();
         assert!(err.starts_with("TOML syntax error:"), "{err}");
         assert!(!err.contains('\n'), "{err}");
+        let err = Format::Toml.parse("[training\n").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "TOML syntax error: TOML parse error at line 1, column 10: unclosed table, expected `]`"
+        );
     }
 }
