@@ -211,6 +211,31 @@ mod tests {
     }
 
     #[test]
+    fn gridsize_two_outputs_centred_on_their_windows_line_up_with_the_clip() {
+        // bigN = 20 windows at stride 4; a group output is the N = 16 square centred on its
+        // window, i.e. offset by (bigN - N) / 2 = 2 from the window corner
+        let scan = GridScan {
+            n: 16,
+            gridsize: 2,
+            offset: 4,
+            outer_offset: 8,
+        };
+        let obj = Array2::from_shape_fn((40, 40), |(r, c)| (1000 * r + c) as i64);
+        let n_seg = scan.windows_along(40);
+        assert_eq!(n_seg, 6);
+        let mut outs = Array3::<i64>::zeros((n_seg * n_seg, 16, 16));
+        for k in 0..n_seg * n_seg {
+            let (y0, x0) = ((k / n_seg) * 4 + 2, (k % n_seg) * 4 + 2);
+            outs.slice_mut(s![k, .., ..])
+                .assign(&obj.slice(s![y0..y0 + 16, x0..x0 + 16]));
+        }
+        let mosaic = stitch_grid(outs.view(), &scan).unwrap();
+        let gt = clip_ground_truth(obj.view(), &scan).unwrap();
+        assert_eq!(mosaic.dim(), (24, 24));
+        assert_eq!(mosaic, gt);
+    }
+
+    #[test]
     fn tiles_are_placed_row_major_from_each_centre() {
         // 2 x 2 windows of an object where value = 1000 * row + col: window (i, j) starts at
         // (i * stride, j * stride); its output pixel (r, c) shows object (i*s + r, j*s + c)
