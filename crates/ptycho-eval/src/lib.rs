@@ -7,12 +7,14 @@
 //! * Images are `ndarray` 2-D arrays indexed `[row, col]`; x is the column axis, y the row axis.
 //! * Real-valued metrics take `f64` images ([`ndarray::ArrayView2<f64>`]).
 //! * Complex objects are [`num_complex::Complex32`] arrays: each element is a `#[repr(C)]`
-//!   `(re, im)` pair of `f32`, the project's interchange format for complex values. Internal
-//!   accumulation (stitching canvases, FFTs) is done in `f64`.
+//!   `(re, im)` pair of `f32`, the project's interchange format for complex values. Functions
+//!   that only read complex input are generic over `Complex<T>` with `T` = `f32` or `f64`.
+//!   Internal accumulation (stitching canvases, FFTs, metrics) is done in `f64`.
 //! * Scan positions are [`ScanPosition`] values in object pixels, `x` = column, `y` = row,
 //!   the probe centre. A patch "at" `(x, y)` has object pixel `(row y, col x)` at its pixel
 //!   `(N/2, N/2)` (reference `data.md` §2); a positive x offset moves patch content towards
-//!   larger column indices.
+//!   larger column indices. `ScanPosition::from([x, y])` follows the `[x, y]` order of every
+//!   coordinate tensor in the project (e.g. `coords_offsets`).
 //!
 //! ## Modules
 //! * [`crop`], [`phase`], [`pointwise`], [`mod@ssim`], [`frc`]: the individual metric steps.
@@ -52,6 +54,6 @@ pub use pointwise::{mae, mean_scale_factor, mse, psnr_physical_db, psnr_r255_db}
 pub use registration::{CorrelationNormalization, phase_cross_correlation, register_and_align};
 pub use ssim::{ms_ssim, ssim};
 pub use stitch::{
-    CanvasAnchor, PatchWeighting, ScanPosition, StitchGeometry, StitchedObject, Stitcher,
-    stitch_patches,
+    CanvasAnchor, DEFAULT_STITCH_CROP, PatchWeighting, ScanPosition, StitchGeometry,
+    StitchedObject, Stitcher, stitch_patches,
 };

@@ -57,6 +57,13 @@ impl ScanPosition {
     }
 }
 
+impl From<[f64; 2]> for ScanPosition {
+    /// `[x, y]`, the coordinate order of every project tensor (`coords_offsets`, `xcoords`).
+    fn from([x, y]: [f64; 2]) -> Self {
+        Self { x, y }
+    }
+}
+
 /// Where the canvas is centred.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

@@ -114,6 +114,12 @@ fn stitching_own_patches_recovers_the_asymmetric_object() {
 }
 
 #[test]
+fn positions_from_coordinate_pairs_are_x_then_y() {
+    let p = ScanPosition::from([3.5, -2.0]);
+    assert_eq!((p.x, p.y), (3.5, -2.0));
+}
+
+#[test]
 fn mirrored_positions_do_not_recover_the_object() {
     // guards the test above: feeding positions with the wrong x sign must fail to recover
     let obj = asymmetric_object(80, 96);
