@@ -123,7 +123,7 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
             let selection = Selection {
                 targets: vec![category.target.clone()],
                 features: category.features.clone(),
-                no_default_features: false,
+                whole_workspace: false,
                 filters: selector
                     .map(|s| s.filter())
                     .into_iter()

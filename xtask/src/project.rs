@@ -73,6 +73,7 @@ impl Project {
             .into_iter()
             .find(|p| Path::new(&p.manifest_path) == root_manifest)
             .with_context(|| format!("{} declares no root package", root_manifest.display()))?;
+        let root_default_features = package.features.get("default").cloned().unwrap_or_default();
         let test_targets = package
             .targets
             .into_iter()
@@ -83,6 +84,7 @@ impl Project {
             })
             .collect();
         Ok(Metadata {
+            root_default_features,
             test_targets,
             target_directory: PathBuf::from(raw.target_directory),
         })
@@ -99,6 +101,8 @@ fn default_root() -> PathBuf {
 
 #[derive(Debug)]
 pub struct Metadata {
+    /// The root package's `default` feature list.
+    pub root_default_features: Vec<String>,
     pub test_targets: Vec<TestTarget>,
     pub target_directory: PathBuf,
 }
@@ -124,6 +128,8 @@ struct RawMetadata {
 #[derive(Deserialize)]
 struct RawPackage {
     manifest_path: String,
+    #[serde(default)]
+    features: std::collections::BTreeMap<String, Vec<String>>,
     targets: Vec<RawTarget>,
 }
 

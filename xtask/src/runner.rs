@@ -23,7 +23,9 @@ pub const NEXTEST_PROFILE: &str = "xtask";
 pub struct Selection {
     pub targets: Vec<String>,
     pub features: Vec<String>,
-    pub no_default_features: bool,
+    /// Build every test of the workspace and pick the targets by filter, so that the build is
+    /// shared with a later workspace-wide run (CI) instead of done twice with other features.
+    pub whole_workspace: bool,
     /// Every filter must match (pytest's selector and `-k` together).
     pub filters: Vec<Filter>,
     pub env: Vec<(String, String)>,
@@ -66,12 +68,12 @@ pub fn run(project: &Project, selection: &Selection, output: Output<'_>) -> Resu
 }
 
 fn common_args(selection: &Selection) -> Vec<String> {
+    if selection.whole_workspace {
+        return vec!["--workspace".to_owned()];
+    }
     let mut args = vec!["--package".to_owned(), ROOT_PACKAGE.to_owned()];
     for target in &selection.targets {
         args.extend(["--test".to_owned(), target.clone()]);
-    }
-    if selection.no_default_features {
-        args.push("--no-default-features".to_owned());
     }
     if !selection.features.is_empty() {
         args.extend(["--features".to_owned(), selection.features.join(",")]);
@@ -83,11 +85,14 @@ fn run_nextest(project: &Project, selection: &Selection, output: Output<'_>) -> 
     let mut args = vec!["nextest".to_owned(), "run".to_owned()];
     args.extend(common_args(selection));
     args.extend(["--profile".to_owned(), NEXTEST_PROFILE.to_owned()]);
-    let exprs: Vec<String> = selection
+    let mut exprs: Vec<String> = selection
         .filters
         .iter()
         .filter_map(Filter::nextest_expr)
         .collect();
+    if selection.whole_workspace {
+        exprs.insert(0, targets_expr(&selection.targets));
+    }
     if !exprs.is_empty() {
         args.extend(["-E".to_owned(), exprs.join(" & ")]);
     }
@@ -113,6 +118,15 @@ fn run_nextest(project: &Project, selection: &Selection, output: Output<'_>) -> 
     })
 }
 
+/// A filterset picking the root package's given test targets.
+pub fn targets_expr(targets: &[String]) -> String {
+    let binaries: Vec<String> = targets.iter().map(|t| format!("binary(={t})")).collect();
+    format!(
+        "package(={ROOT_PACKAGE}) & kind(test) & ({})",
+        binaries.join(" | ")
+    )
+}
+
 /// `<target dir>/nextest/xtask/junit.xml`, honouring `CARGO_TARGET_DIR`.
 pub fn junit_path(project: &Project) -> Result<PathBuf> {
     let metadata = project.metadata()?;
@@ -135,6 +149,7 @@ fn run_cargo_test(project: &Project, selection: &Selection, output: Output<'_>) 
     for target in &selection.targets {
         let one = Selection {
             targets: vec![target.clone()],
+            whole_workspace: false,
             ..selection.clone()
         };
         let names = list_with_cargo_test(project, &one)?;

@@ -59,7 +59,7 @@ fn selection(map: &SelectorMap, args: &Args) -> Result<Selection> {
     Ok(Selection {
         targets: vec![category.target.clone()],
         features,
-        no_default_features: false,
+        whole_workspace: false,
         filters,
         env: map.env(args.verbose),
         no_capture: args.verbose,

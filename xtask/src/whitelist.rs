@@ -56,6 +56,14 @@ pub fn check(project: &Project, list_only: bool) -> Result<Counts> {
     let map = SelectorMap::load(&project.root)?;
     let metadata = project.metadata()?;
     let mut problems = Vec::new();
+    // Tests build with the root package's default features, so there must be none: then the
+    // whitelisted targets are built without any optional backend.
+    if !metadata.root_default_features.is_empty() {
+        problems.push(format!(
+            "the root package enables default features {:?}; the whitelist must build with no optional feature: empty its `default` feature list",
+            metadata.root_default_features
+        ));
+    }
 
     let mut gated = 0;
     for target in &metadata.test_targets {
@@ -115,7 +123,7 @@ pub fn check(project: &Project, list_only: bool) -> Result<Counts> {
         let selection = Selection {
             targets: present.clone(),
             features: Vec::new(),
-            no_default_features: true,
+            whole_workspace: true,
             filters: Vec::new(),
             env: map.env(false),
             no_capture: false,
@@ -223,17 +231,10 @@ fn list(project: &Project, map: &SelectorMap, targets: &[String]) -> Result<Test
     }
     if project.has_nextest() {
         let cargo = &project.cargo;
-        let mut args = vec![
-            "--package".to_owned(),
-            ROOT_PACKAGE.to_owned(),
-            "--no-default-features".to_owned(),
-        ];
-        for t in targets {
-            args.extend(["--test".to_owned(), t.clone()]);
-        }
+        let filter = runner::targets_expr(targets);
         let json = cmd!(
             project.sh,
-            "{cargo} nextest list {args...} --message-format json"
+            "{cargo} nextest list --workspace -E {filter} --message-format json"
         )
         .envs(map.env(false))
         .read()
@@ -245,6 +246,9 @@ fn list(project: &Project, map: &SelectorMap, targets: &[String]) -> Result<Test
             .context("nextest's list has no rust-suites")?;
         for suite in suites.values() {
             let target = suite["binary-name"].as_str().unwrap_or_default().to_owned();
+            if suite["package-name"] != ROOT_PACKAGE || !targets.contains(&target) {
+                continue;
+            }
             if let Some(cases) = suite["testcases"].as_object() {
                 tests.extend(cases.keys().map(|name| (target.clone(), name.clone())));
             }
@@ -254,7 +258,7 @@ fn list(project: &Project, map: &SelectorMap, targets: &[String]) -> Result<Test
             let selection = Selection {
                 targets: vec![target.clone()],
                 features: Vec::new(),
-                no_default_features: true,
+                whole_workspace: false,
                 filters: Vec::new(),
                 env: map.env(false),
                 no_capture: false,
