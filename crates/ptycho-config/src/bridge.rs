@@ -248,7 +248,7 @@ pub fn to_training_config(
 
 /// Canonical model + PyTorch `DataConfig` / `InferenceConfig` → canonical [`InferenceConfig`].
 /// The PyTorch inference settings have no canonical counterpart; see
-/// [`to_execution_config`] for where they go.
+/// [`crate::bridge_document::to_execution_config`] for where they go.
 pub fn to_inference_config(
     model: &ModelConfig,
     data: &torch::DataConfig,
