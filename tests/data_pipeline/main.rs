@@ -10,6 +10,7 @@ mod data_container;
 mod memmap;
 mod npz_contract;
 mod raw_data;
+mod simulation;
 
 #[global_allocator]
 static ALLOCATOR: alloc::Counting = alloc::Counting;

@@ -209,7 +209,8 @@ mod memmap_dataset {
             .save(&input, Compression::Deflated)
             .unwrap();
         let map = dir.path().join("map");
-        let ds = MemmapDataset::build(std::slice::from_ref(&input), &map, &cfg(20, 2, 1, 1 << 20)).unwrap();
+        let ds = MemmapDataset::build(std::slice::from_ref(&input), &map, &cfg(20, 2, 1, 1 << 20))
+            .unwrap();
         drop(ds);
         let f = map.join("nn_indices.i64");
         let mut bytes = std::fs::read(&f).unwrap();
@@ -339,7 +340,8 @@ mod memmap_dataset {
         );
         write_members(&counts, &m);
         let err =
-            MemmapDataset::build(std::slice::from_ref(&counts), &map, &cfg(10, 2, 1, 1 << 20)).unwrap_err();
+            MemmapDataset::build(std::slice::from_ref(&counts), &map, &cfg(10, 2, 1, 1 << 20))
+                .unwrap_err();
         assert_eq!(
             err.problem(),
             Some(ptycho_data::Problem::Intensity),

@@ -8,6 +8,7 @@
 //! - [`patches`]: ground-truth patches from the object.
 //! - [`container`]: the training container; [`batch`]: the batch API every dataset serves.
 //! - [`memmap`]: the memory-mapped grouped dataset (streams data larger than RAM).
+//! - [`simulate`]: synthetic datasets (lines/GRF objects, disk probe, Poisson noise).
 //! - [`pipeline`]: file + training configuration → container.
 
 pub mod batch;
@@ -22,6 +23,7 @@ pub mod patches;
 pub mod pipeline;
 mod reader;
 pub mod rng;
+pub mod simulate;
 
 pub use batch::{BatchIter, BatchSource, TrainingBatch};
 pub use container::PtychoDataContainer;
@@ -33,3 +35,4 @@ pub use memmap::{MemmapConfig, MemmapDataset};
 pub use npz::{Compression, NpzReader, NpzWriter};
 pub use pipeline::{Prepared, prepare_training_data};
 pub use rng::NumpyRandomState;
+pub use simulate::{ObjectKind, ProbeSource, ScanKind, SimulationConfig, simulate};

@@ -378,6 +378,8 @@ impl NpzWriter {
         };
         let options = zip::write::FileOptions::default()
             .compression_method(method)
+            // A fixed timestamp makes identical arrays give identical files.
+            .last_modified_time(zip::DateTime::default())
             .large_file(bytes >= u64::from(u32::MAX) - 4096);
         let path = self.path.clone();
         let err = |e: std::io::Error| DataError::io(&path, "cannot write", e);
@@ -407,8 +409,23 @@ impl NpzWriter {
             .map_err(|e| DataError::io(&path, "cannot flush", e.into_error()))?;
         tmp.flush()
             .map_err(|e| DataError::io(&path, "cannot flush", e))?;
+        publish_permissions(tmp.path(), false);
         tmp.persist(&path)
             .map_err(|e| DataError::io(&path, "cannot rename the finished file onto", e.error))?;
         Ok(())
     }
+}
+
+/// Gives a finished output the usual permissions (temporary files are created owner-only):
+/// `0644` for files, `0755` for directories, on unix.
+pub(crate) fn publish_permissions(path: &Path, directory: bool) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if directory { 0o755 } else { 0o644 };
+        // Best effort: a filesystem without unix modes keeps its defaults.
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = (path, directory);
 }

@@ -402,6 +402,7 @@ pub(super) fn build_into(inputs: &[PathBuf], dir: &Path, cfg: &MemmapConfig) -> 
         std::fs::remove_dir_all(dir).map_err(|e| DataError::io(dir, "cannot replace", e))?;
     }
     let built = tmp.keep();
+    crate::npz::publish_permissions(&built, true);
     std::fs::rename(&built, dir)
         .map_err(|e| DataError::io(dir, "cannot move the finished build onto", e))?;
     Ok(manifest)
