@@ -253,3 +253,37 @@ fn execution_accelerator_and_logger_backend_are_checked() {
         "{err}"
     );
 }
+
+/// §7.6: PyTorch-side values without a canonical field vanish silently upstream; here they are
+/// named in one warning (upstream's demo config sets several).
+#[test]
+fn settings_without_canonical_field_are_named_not_dropped_silently() {
+    let set = TorchConfigSet::load(
+        &crate::common::root().join("fixtures/configs/upstream_torch_demo.json"),
+    )
+    .unwrap()
+    .value;
+    let o = train_overrides().with("test_data_file", "test.npz");
+    let bridged = bridge_document(&set, &o).unwrap();
+    assert_eq!(bridged.warnings.len(), 1, "{:?}", bridged.warnings);
+    let warning = &bridged.warnings[0];
+    assert!(
+        warning.starts_with("not carried into the canonical config (no canonical field): "),
+        "{warning}"
+    );
+    for field in [
+        "data_config.n_subsample=1",
+        "model_config.decoder_last_amp_channels=4",
+        "training_config.stage_1_epochs=40",
+    ] {
+        assert!(warning.contains(field), "{field} missing from {warning}");
+    }
+    assert!(
+        !warning.contains("learning_rate") && !warning.contains("n_devices"),
+        "carried values are not listed: {warning}"
+    );
+    assert_eq!(
+        bridged.value.execution.devices,
+        ptycho_config::execution::Devices::Count(2)
+    );
+}

@@ -52,6 +52,121 @@ pub fn to_execution_config(
     Ok(execution)
 }
 
+/// PyTorch-side fields the bridge carries into the canonical document (model, training,
+/// inference or execution). Everything else has no canonical home; a non-default value there
+/// is reported in a warning instead of being dropped silently.
+const CARRIED: [(&str, &[&str]); 5] = [
+    (
+        "data_config",
+        &[
+            "nphotons",
+            "N",
+            "K",
+            "subsample_seed",
+            "grid_size",
+            "probe_scale",
+            "C",
+        ],
+    ),
+    (
+        "model_config",
+        &[
+            "mode",
+            "architecture",
+            "fno_modes",
+            "fno_width",
+            "fno_blocks",
+            "fno_cnn_blocks",
+            "learned_input_channels",
+            "fno_input_transform",
+            "max_hidden_channels",
+            "resnet_width",
+            "spectral_bottleneck_blocks",
+            "spectral_bottleneck_modes",
+            "spectral_bottleneck_share_weights",
+            "spectral_bottleneck_gate_init",
+            "spectral_bottleneck_gate_mode",
+            "generator_output_mode",
+            "intensity_scale_trainable",
+            "n_filters_scale",
+            "amp_activation",
+            "probe_mask",
+            "probe_mask_tensor",
+            "probe_mask_sigma",
+            "probe_mask_diameter",
+            "object_big",
+            "probe_big",
+            "pad_object",
+            "gaussian_smoothing_sigma",
+            "C_model",
+            "C_forward",
+        ],
+    ),
+    (
+        "training_config",
+        &[
+            "nll",
+            "n_devices",
+            "learning_rate",
+            "epochs",
+            "batch_size",
+            "scheduler",
+            "lr_warmup_epochs",
+            "lr_min_ratio",
+            "plateau_factor",
+            "plateau_patience",
+            "plateau_min_lr",
+            "plateau_threshold",
+            "num_workers",
+            "accum_steps",
+            "gradient_clip_val",
+            "gradient_clip_algorithm",
+            "optimizer",
+            "momentum",
+            "weight_decay",
+            "adam_beta1",
+            "adam_beta2",
+            "torch_loss_mode",
+            "torch_mae_pred_l2_match_target",
+            "output_dir",
+            "train_data_file",
+            "test_data_file",
+            "n_groups",
+        ],
+    ),
+    (
+        "inference_config",
+        &["batch_size", "pad_eval", "middle_trim"],
+    ),
+    ("datagen_config", &[]),
+];
+
+/// One warning naming every PyTorch-side value that differs from its default and has no
+/// canonical counterpart (None when there is none).
+pub fn uncarried_settings(set: &TorchConfigSet) -> Option<String> {
+    let actual = set.to_value();
+    let defaults = TorchConfigSet::default().to_value();
+    let mut dropped = Vec::new();
+    for (section, carried) in CARRIED {
+        let (Some(Value::Object(values)), Some(Value::Object(default_values))) =
+            (actual.get(section), defaults.get(section))
+        else {
+            continue;
+        };
+        for (field, value) in values {
+            if !carried.contains(&field.as_str()) && default_values.get(field) != Some(value) {
+                dropped.push(format!("{section}.{field}={value}"));
+            }
+        }
+    }
+    (!dropped.is_empty()).then(|| {
+        format!(
+            "not carried into the canonical config (no canonical field): {}",
+            dropped.join(", ")
+        )
+    })
+}
+
 /// Splits overrides by stage (see the module docs).
 fn route(overrides: &Overrides) -> Result<[Overrides; 4]> {
     let mut routed: [Overrides; 4] = Default::default();
@@ -123,7 +238,8 @@ pub fn bridge_document(
         &set.training_config,
         &training_o,
     )?;
-    let mut warnings = training.warnings;
+    let mut warnings: Vec<String> = uncarried_settings(set).into_iter().collect();
+    warnings.extend(training.warnings);
     let wants_inference = overrides
         .iter()
         .any(|(key, _)| key.starts_with("inference.") || key == "model_path" || key == "debug");
@@ -140,6 +256,20 @@ pub fn bridge_document(
         None
     };
     let mut execution = to_execution_config(&set.training_config, &set.inference_config)?;
+    execution.spectral_bottleneck_blocks = set.model_config.spectral_bottleneck_blocks;
+    execution.spectral_bottleneck_modes = set.model_config.spectral_bottleneck_modes;
+    execution.spectral_bottleneck_share_weights =
+        set.model_config.spectral_bottleneck_share_weights;
+    execution.spectral_bottleneck_gate_init = set.model_config.spectral_bottleneck_gate_init;
+    execution.spectral_bottleneck_gate_mode = set
+        .model_config
+        .spectral_bottleneck_gate_mode
+        .parse()
+        .map_err(|e| ConfigError::WrongType {
+            key: "model_config.spectral_bottleneck_gate_mode".into(),
+            message: format!("{e}"),
+        })?;
+    execution.validate()?;
     if !execution_o.is_empty() {
         let mut map = match serde_json::to_value(&execution) {
             Ok(Value::Object(map)) => map,
@@ -198,6 +328,28 @@ mod tests {
         assert_eq!(doc.execution.learning_rate, 0.01);
         assert_eq!(doc.execution.num_workers, 4);
         assert_eq!(doc.execution.inference_batch_size, Some(1000));
+    }
+
+    #[test]
+    fn uncarried_non_default_settings_are_reported_once() {
+        assert_eq!(uncarried_settings(&TorchConfigSet::default()), None);
+        let mut set = TorchConfigSet::default();
+        set.model_config.decoder_last_amp_channels = 4;
+        set.training_config.epochs_fine_tune = 10;
+        set.data_config.n_subsample = 1;
+        set.training_config.epochs = 3;
+        let warning = uncarried_settings(&set).unwrap();
+        assert_eq!(
+            warning,
+            "not carried into the canonical config (no canonical field): data_config.n_subsample=1, model_config.decoder_last_amp_channels=4, training_config.epochs_fine_tune=10"
+        );
+        let o = Overrides::new()
+            .with("train_data_file", "t.npz")
+            .with("test_data_file", "v.npz")
+            .with("n_groups", 8)
+            .with("nphotons", 1e9);
+        let bridged = bridge_document(&set, &o).unwrap();
+        assert_eq!(bridged.warnings, [warning]);
     }
 
     #[test]
