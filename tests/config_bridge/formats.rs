@@ -135,3 +135,31 @@ fn save_is_atomic_and_leaves_no_temporary_files() {
         .to_string();
     assert!(err.starts_with("cannot write config file"), "{err}");
 }
+
+#[test]
+fn flat_file_with_model_path_is_an_inference_config() {
+    let text = "model_path: runs/model\ntest_data_file: ./scan//test.npz\nN: 128\ndebug: true\nn_images: 300\n";
+    let loaded = ConfigDocument::parse(text, Format::Yaml).unwrap();
+    assert!(loaded.value.training.is_none());
+    let inference = loaded.value.inference.unwrap();
+    assert_eq!(inference.model.N, 128);
+    assert_eq!(inference.n_groups, Some(300), "deprecated n_images alias");
+    assert_eq!(loaded.warnings.len(), 1);
+    let mut params = LegacyParams::new();
+    params.update_from(&inference);
+    assert_eq!(
+        params.get("test_data_file_path").and_then(|v| v.as_str()),
+        Some("scan/test.npz")
+    );
+    assert_eq!(params.get("debug").and_then(|v| v.as_bool()), Some(true));
+    let err = ConfigDocument::parse(
+        "model_path: m\ntest_data_file: t.npz\nnepochs: 3\n",
+        Format::Yaml,
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "unknown key `nepochs` (`nepochs` is not an inference setting; a flat file with `model_path` is an inference config)"
+    );
+}

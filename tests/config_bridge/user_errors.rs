@@ -109,3 +109,12 @@ fn file_errors_name_the_file() {
         "{err}"
     );
 }
+
+#[test]
+fn inference_key_in_flat_training_file_explains_the_layout() {
+    let err = ConfigDocument::parse("nepochs: 3\ndebug: true\n", Format::Yaml).unwrap_err();
+    assert_eq!(
+        one_line(&err),
+        "unknown key `debug` (`debug` is not a training setting; a flat file without `model_path` is a training config)"
+    );
+}

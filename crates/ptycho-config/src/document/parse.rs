@@ -199,10 +199,16 @@ pub(super) fn from_flat(
                 .collect();
             let hint = match nearest(&key, valid.iter().copied()) {
                 Some(best) => format!(" (did you mean `{best}`?)"),
-                None if home_section(&key).is_some() => format!(
-                    " (`{key}` is not a {section} setting; a flat file with{} `model_path` is a {section} config)",
-                    if is_inference { "" } else { "out" }
-                ),
+                None if home_section(&key).is_some() => {
+                    let (article, with) = if is_inference {
+                        ("an", "with")
+                    } else {
+                        ("a", "without")
+                    };
+                    format!(
+                        " (`{key}` is not {article} {section} setting; a flat file {with} `model_path` is {article} {section} config)"
+                    )
+                }
                 None => " (not a model, training, inference or execution setting)".to_owned(),
             };
             return Err(ConfigError::UnknownKey { key, hint });
