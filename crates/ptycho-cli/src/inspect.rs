@@ -1,0 +1,102 @@
+//! `ptycho inspect FILE.npz`: what a dataset holds (members, shapes, dtypes, value ranges) and,
+//! when it breaks the canonical contract, exactly what is wrong. Exits non-zero for an invalid file.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use ptycho_data::{IntensityPolicy, LoadOptions, NpzReader, ScanData};
+
+/// Arguments of `ptycho inspect`.
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// The NPZ file to describe and check
+    pub file: PathBuf,
+    /// Accept photon counts and describe them converted to amplitudes (sqrt)
+    #[arg(long)]
+    pub allow_intensity: bool,
+}
+
+fn range(values: impl Iterator<Item = f64>) -> (f64, f64, f64) {
+    let (mut lo, mut hi, mut sum, mut k) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0usize);
+    for v in values {
+        lo = lo.min(v);
+        hi = hi.max(v);
+        sum += v;
+        k += 1;
+    }
+    (lo, hi, if k > 0 { sum / k as f64 } else { f64::NAN })
+}
+
+/// Runs `ptycho inspect`.
+pub fn run(args: InspectArgs) -> anyhow::Result<()> {
+    let path = &args.file;
+    let mut reader =
+        NpzReader::open(path).with_context(|| format!("cannot inspect {}", path.display()))?;
+    println!("{}", path.display());
+    println!("  members:");
+    for name in reader.names().to_vec() {
+        match reader.header(&name) {
+            Ok(Some(h)) => println!(
+                "    {name:<22} {:<11} {:?}{}",
+                h.dtype,
+                h.shape,
+                if h.fortran_order {
+                    " (fortran order)"
+                } else {
+                    ""
+                }
+            ),
+            Ok(None) => {}
+            Err(e) => println!("    {name:<22} unreadable: {e}"),
+        }
+    }
+    let options = LoadOptions {
+        intensity: if args.allow_intensity {
+            IntensityPolicy::ConvertToAmplitude
+        } else {
+            IntensityPolicy::Reject
+        },
+    };
+    let loaded = ScanData::load_with(path, &options).context("not a valid canonical dataset")?;
+    let d = &loaded.data;
+    println!(
+        "  scan positions: {}    pattern size N: {}",
+        d.n_positions(),
+        d.patch_size()
+    );
+    let (lo, hi, mean) = range(d.diffraction.iter().map(|&v| f64::from(v)));
+    println!("  diffraction amplitude: min {lo:.4e}  max {hi:.4e}  mean {mean:.4e}");
+    let (xl, xh, _) = range(d.xcoords.iter().copied());
+    let (yl, yh, _) = range(d.ycoords.iter().copied());
+    println!("  x (columns): {xl:.3} .. {xh:.3}    y (rows): {yl:.3} .. {yh:.3}");
+    let (pl, ph, _) = range(d.probe.iter().map(|c| f64::from(c.norm())));
+    println!("  probe |P|: {pl:.4e} .. {ph:.4e}");
+    match &d.object {
+        Some(o) => {
+            println!("  objectGuess: {:?}", o.shape());
+            let (h, w) = o.dim();
+            let half = (d.patch_size() / 2) as f64;
+            if xl < 0.0 || yl < 0.0 || xh > w as f64 || yh > h as f64 {
+                println!(
+                    "  note: some positions lie outside objectGuess ({w} x {h}); their ground-truth patches are zero-filled"
+                );
+            } else if xl < half || yl < half || xh > w as f64 - half || yh > h as f64 - half {
+                println!("  note: some patches extend past the object's edge (zero-filled there)");
+            }
+        }
+        None => println!("  objectGuess: absent (no ground truth unless Y is present)"),
+    }
+    println!(
+        "  Y (ground-truth patches): {}",
+        if d.y_patches.is_some() {
+            "present"
+        } else {
+            "absent"
+        }
+    );
+    for w in &loaded.warnings {
+        println!("  warning: {w}");
+    }
+    println!("  valid canonical dataset");
+    Ok(())
+}

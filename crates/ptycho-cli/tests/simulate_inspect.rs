@@ -1,0 +1,119 @@
+//! `ptycho simulate` then `ptycho inspect` describe a valid dataset; `ptycho inspect` on malformed
+//! files names the key and the problem and exits non-zero.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ptycho(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ptycho"))
+        .args(args)
+        .output()
+        .expect("run ptycho")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn simulate_small(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "simulate",
+        "--output",
+        out.to_str().unwrap(),
+        "--n-images",
+        "12",
+        "--patch-size",
+        "16",
+        "--object-size",
+        "64",
+        "--nphotons",
+        "1e5",
+        "--seed",
+        "3",
+    ];
+    args.extend_from_slice(extra);
+    ptycho(&args)
+}
+
+#[test]
+fn simulate_then_inspect_describes_a_valid_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sim.npz");
+    let o = simulate_small(&out, &["--object", "grf", "--manifest"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("12 patterns"), "{}", text(&o));
+    assert!(dir.path().join("sim.json").exists());
+    let o = ptycho(&["inspect", out.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    for want in [
+        "diffraction",
+        "float32",
+        "[12, 16, 16]",
+        "probeGuess",
+        "complex64",
+        "scan positions: 12",
+        "pattern size N: 16",
+        "objectGuess: [64, 64]",
+        "Y (ground-truth patches): present",
+        "valid canonical dataset",
+    ] {
+        assert!(t.contains(want), "`{want}` missing from:\n{t}");
+    }
+}
+
+#[test]
+fn simulate_is_deterministic_for_a_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.npz"), dir.path().join("b.npz"));
+    assert!(simulate_small(&a, &["--grid-step", "8"]).status.success());
+    assert!(simulate_small(&b, &["--grid-step", "8"]).status.success());
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+}
+
+#[test]
+fn inspect_rejects_malformed_files_with_the_key_and_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.npz");
+    std::fs::write(&bad, b"this is not a zip").unwrap();
+    let o = ptycho(&["inspect", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("bad.npz") && text(&o).contains("npz (zip) archive"),
+        "{}",
+        text(&o)
+    );
+
+    // a valid file made into counts: detected as intensities
+    let sim = dir.path().join("sim.npz");
+    assert!(simulate_small(&sim, &[]).status.success());
+    let mut scan = ptycho_data::ScanData::load(&sim).unwrap().data;
+    scan.diffraction
+        .mapv_inplace(|a| (a * 100.0).powi(2).round());
+    let counts = dir.path().join("counts.npz");
+    scan.save(&counts, ptycho_data::Compression::Deflated)
+        .unwrap();
+    let o = ptycho(&["inspect", counts.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains("error: not a valid canonical dataset")
+            && t.contains("`diffraction`")
+            && t.contains("photon counts"),
+        "{t}"
+    );
+    let o = ptycho(&["inspect", counts.to_str().unwrap(), "--allow-intensity"]);
+    assert!(
+        o.status.success() && text(&o).contains("converted to amplitude with sqrt"),
+        "{}",
+        text(&o)
+    );
+
+    let missing = dir.path().join("absent.npz");
+    let o = ptycho(&["inspect", missing.to_str().unwrap()]);
+    assert!(!o.status.success() && text(&o).contains("absent.npz"));
+}
