@@ -51,8 +51,10 @@ fn config_bridge_architecture_from_pt_model() {
 
 #[test]
 fn config_bridge_fno_input_transform() {
-    let mut pt = PtModel::default();
-    pt.fno_input_transform = FnoInputTransform::Sqrt;
+    let pt = PtModel {
+        fno_input_transform: FnoInputTransform::Sqrt,
+        ..Default::default()
+    };
     assert_eq!(
         model(&small_data(), &pt).fno_input_transform,
         FnoInputTransform::Sqrt

@@ -138,9 +138,11 @@ fn derived_values_follow_formulas() {
 
 #[test]
 fn update_skips_unset_values_and_later_config_wins() {
-    let mut training = TrainingConfig::default();
-    training.n_subsample = Some(2048);
-    training.test_data_file = Some("a/./train//test.npz".into());
+    let training = TrainingConfig {
+        n_subsample: Some(2048),
+        test_data_file: Some("a/./train//test.npz".into()),
+        ..Default::default()
+    };
     let inference = InferenceConfig::new("model_dir/", "b.npz");
     let mut params = LegacyParams::new();
     params.update_from(&training);
