@@ -232,9 +232,12 @@ fn list(project: &Project, map: &SelectorMap, targets: &[String]) -> Result<Test
     if project.has_nextest() {
         let cargo = &project.cargo;
         let filter = runner::targets_expr(targets);
+        // An explicit profile: under nextest (the harness's own tests) an inherited
+        // NEXTEST_PROFILE would otherwise name a profile this workspace may not have.
+        let profile = runner::NEXTEST_PROFILE;
         let json = cmd!(
             project.sh,
-            "{cargo} nextest list --workspace -E {filter} --message-format json"
+            "{cargo} nextest list --workspace --profile {profile} -E {filter} --message-format json"
         )
         .envs(map.env(false))
         .read()

@@ -374,10 +374,18 @@ fn whitelist_detects_ungated_targets_and_gated_away_tests() {
     assert!(run.stdout.contains("1 gated"), "{}", run.stdout);
 
     // Default features would put an optional backend into every "backend-optional" build.
-    ws.write("Cargo.toml", &CARGO_TOML.replace("wgpu = []", "default = [\"wgpu\"]\nwgpu = []"));
+    ws.write(
+        "Cargo.toml",
+        &CARGO_TOML.replace("wgpu = []", "default = [\"wgpu\"]\nwgpu = []"),
+    );
     let run = ws.xtask(&["whitelist", "check", "--list-only"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("the root package enables default features [\"wgpu\"]"), "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("the root package enables default features [\"wgpu\"]"),
+        "{}",
+        run.all()
+    );
 
     // A whitelisted target with recorded tests disappears.
     ws.write(
