@@ -94,13 +94,28 @@ impl ConfigDocument {
         })
     }
 
-    /// Validates every part.
+    /// Validates every part; the training and inference parts must share the document's model
+    /// (the file holds one `[model]` section, so a different one could not be saved).
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
         if let Some(training) = &self.training {
+            if training.model != self.model {
+                return Err(ConfigError::invalid(
+                    "training.model",
+                    "a model different from [model]",
+                    "must equal the document's model (set ConfigDocument::model and copy it)",
+                ));
+            }
             training.validate()?;
         }
         if let Some(inference) = &self.inference {
+            if inference.model != self.model {
+                return Err(ConfigError::invalid(
+                    "inference.model",
+                    "a model different from [model]",
+                    "must equal the document's model (set ConfigDocument::model and copy it)",
+                ));
+            }
             inference.validate()?;
         }
         self.execution.validate()
@@ -154,6 +169,7 @@ impl ConfigDocument {
     /// Writes the document atomically (temporary file in the same directory, then rename);
     /// the format follows the extension.
     pub fn save(&self, path: &Path) -> Result<()> {
+        self.validate()?;
         let format = Format::from_path(path)?;
         let text = self.to_string(format)?;
         write_atomically(path, text.as_bytes())
@@ -289,6 +305,26 @@ mod tests {
         assert_eq!(
             parse_err("[training]\nnll_weight = 2.0\n", Format::Toml),
             "`training.nll_weight` = 2.0 is invalid: must lie between 0.0 and 1.0"
+        );
+    }
+
+    #[test]
+    fn save_refuses_a_training_model_that_differs_from_the_document_model() {
+        let mut doc = ConfigDocument::from_training(TrainingConfig::default());
+        doc.model.N = 128;
+        let dir = tempfile::tempdir().unwrap();
+        let err = doc
+            .save(&dir.path().join("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("`training.model` = a model different from [model]"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "nothing written"
         );
     }
 
