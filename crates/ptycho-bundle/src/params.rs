@@ -35,6 +35,11 @@ pub fn to_json(params: &LegacyParams) -> Vec<u8> {
     text
 }
 
+/// A params value as it appears in the file (`null`, `"1.0"`, ...).
+fn as_json(value: &LegacyValue) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| format!("{value:?}"))
+}
+
 /// Legacy key → canonical field name.
 fn canonical_name(key: &str) -> &str {
     KEY_MAPPINGS
@@ -82,7 +87,7 @@ pub fn restore(bytes: &[u8], member: &str) -> Result<Restored, Malformed> {
             return Err(field(
                 VERSION_KEY,
                 &format!("{FORMAT_VERSION:?} (the manifest's version)"),
-                other.map_or("nothing".to_owned(), |v| format!("{v:?}")),
+                other.map_or("nothing".to_owned(), as_json),
             ));
         }
     }
@@ -97,7 +102,7 @@ pub fn restore(bytes: &[u8], member: &str) -> Result<Restored, Malformed> {
                 "a finite positive number (the trained exp(log_scale))",
                 match (other, params.get(INTENSITY_SCALE_KEY)) {
                     (Some(scale), _) => scale.to_string(),
-                    (None, Some(value)) => format!("{value:?}"),
+                    (None, Some(value)) => as_json(value),
                     (None, None) => "nothing".to_owned(),
                 },
             ));
