@@ -287,3 +287,22 @@ fn settings_without_canonical_field_are_named_not_dropped_silently() {
         ptycho_config::execution::Devices::Count(2)
     );
 }
+
+/// §7.14a: upstream's TF command line gives every flag its dataclass default and lets it
+/// overwrite the YAML, so file values were replaced by defaults; here only the given keys change.
+#[test]
+fn command_line_overrides_keep_file_values() {
+    let file = ConfigDocument::parse(
+        "nepochs: 7\nbatch_size: 8\nprobe_big: false\n",
+        Format::Yaml,
+    )
+    .unwrap()
+    .value;
+    let mut o = Overrides::new();
+    o.insert_assignment("batch_size=32").unwrap();
+    let merged = file.with_overrides(&o).unwrap().value;
+    let training = merged.training.unwrap();
+    assert_eq!(training.batch_size, 32, "command line wins over the file");
+    assert_eq!(training.nepochs, 7, "file wins over the default 50");
+    assert!(!training.model.probe_big, "file wins over the default true");
+}

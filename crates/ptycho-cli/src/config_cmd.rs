@@ -25,11 +25,18 @@ pub enum ConfigCommand {
         /// Also check that the data files and the model archive it names exist
         #[arg(long)]
         check_paths: bool,
+        /// Override a field before checking (command line > file > defaults), e.g. --set nepochs=5
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Print the effective configuration with every default filled in
     Show {
         /// Config file (.toml, .yaml, .yml or .json)
         file: PathBuf,
+        /// Override a field (command line > file > defaults); prefix with model. / training. /
+        /// inference. / execution. to target one section
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -84,8 +91,12 @@ impl From<OutputFormat> for Format {
 /// Runs one `ptycho config` subcommand.
 pub fn run(command: ConfigCommand) -> Result<()> {
     match command {
-        ConfigCommand::Validate { file, check_paths } => validate(&file, check_paths),
-        ConfigCommand::Show { file, output } => show(&file, &output),
+        ConfigCommand::Validate {
+            file,
+            check_paths,
+            set,
+        } => validate(&file, check_paths, &set),
+        ConfigCommand::Show { file, set, output } => show(&file, &set, &output),
         ConfigCommand::Bridge { file, set, output } => bridge(&file, &set, &output),
     }
 }
@@ -115,15 +126,50 @@ fn print_warnings(warnings: &[String]) {
     }
 }
 
-fn validate(file: &Path, check_paths: bool) -> Result<()> {
+fn parse_overrides(set: &[String]) -> Result<Overrides> {
+    let mut overrides = Overrides::new();
+    for assignment in set {
+        overrides.insert_assignment(assignment)?;
+    }
+    Ok(overrides)
+}
+
+/// Loads a canonical file and lays the command-line overrides over it.
+fn load_document(file: &Path, set: &[String]) -> Result<ConfigDocument> {
+    let overrides = parse_overrides(set)?;
+    let loaded = ConfigDocument::load(file)?;
+    print_warnings(&loaded.warnings);
+    if overrides.is_empty() {
+        return Ok(loaded.value);
+    }
+    let overridden = loaded
+        .value
+        .with_overrides(&overrides)
+        .map_err(|e| e.in_file(file))?;
+    print_warnings(&overridden.warnings);
+    Ok(overridden.value)
+}
+
+/// `--set` on a PyTorch-side file belongs to `ptycho config bridge`.
+fn refuse_torch_overrides(file: &Path, set: &[String]) -> Result<()> {
+    if !set.is_empty() {
+        bail!(
+            "{} is a PyTorch-side config: --set applies to canonical fields, use `ptycho config bridge {} --set ...`",
+            file.display(),
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+fn validate(file: &Path, check_paths: bool, set: &[String]) -> Result<()> {
     if is_torch_file(file)? {
+        refuse_torch_overrides(file, set)?;
         TorchConfigSet::load(file)?;
         println!("ok: {} is a valid PyTorch-side config", file.display());
         return Ok(());
     }
-    let loaded = ConfigDocument::load(file)?;
-    print_warnings(&loaded.warnings);
-    let document = loaded.value;
+    let document = load_document(file, set)?;
     if check_paths {
         check_document_paths(file, &document)?;
     }
@@ -171,8 +217,9 @@ fn check_document_paths(file: &Path, document: &ConfigDocument) -> Result<()> {
     Ok(())
 }
 
-fn show(file: &Path, output: &OutputArgs) -> Result<()> {
+fn show(file: &Path, set: &[String], output: &OutputArgs) -> Result<()> {
     if is_torch_file(file)? {
+        refuse_torch_overrides(file, set)?;
         if output.legacy {
             bail!(
                 "{} is a PyTorch-side config: its legacy params come from `ptycho config bridge {} --legacy --set ...`",
@@ -184,16 +231,11 @@ fn show(file: &Path, output: &OutputArgs) -> Result<()> {
         let text = Format::from(output.format).render(&set.to_value())?;
         return emit(&text, output);
     }
-    let loaded = ConfigDocument::load(file)?;
-    print_warnings(&loaded.warnings);
-    render_document(&loaded.value, output)
+    render_document(&load_document(file, set)?, output)
 }
 
 fn bridge(file: &Path, set: &[String], output: &OutputArgs) -> Result<()> {
-    let mut overrides = Overrides::new();
-    for assignment in set {
-        overrides.insert_assignment(assignment)?;
-    }
+    let overrides = parse_overrides(set)?;
     let torch = TorchConfigSet::load(file)?.value;
     let bridged =
         bridge_document(&torch, &overrides).map_err(|e| with_set_hint(e.in_file(file)))?;

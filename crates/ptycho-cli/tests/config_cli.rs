@@ -232,3 +232,55 @@ fn bridge_errors_for_missing_override_and_non_square_grid() {
         "error: override \"n_groups\" is not of the form KEY=VALUE (e.g. n_groups=512)"
     );
 }
+
+#[test]
+fn show_set_overrides_only_the_given_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "train.yaml",
+        "nepochs: 7\nbatch_size: 8\nN: 128\n",
+    );
+    let out = ptycho(&[
+        "config",
+        "show",
+        &file,
+        "--set",
+        "batch_size=32",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(value["training"]["batch_size"], 32);
+    assert_eq!(
+        value["training"]["nepochs"], 7,
+        "file value kept, not reset to the default"
+    );
+    assert_eq!(value["model"]["N"], 128);
+    let line = error_line(&ptycho(&[
+        "config",
+        "validate",
+        &file,
+        "--set",
+        "model_path=m",
+    ]));
+    assert_eq!(
+        line,
+        format!(
+            "error: {file}: `--set model_path` = \"m\" is invalid: applies to [inference], which this file does not have; add that section to the file"
+        )
+    );
+    let line = error_line(&ptycho(&[
+        "config",
+        "show",
+        "fixtures/configs/upstream_torch_demo.json",
+        "--set",
+        "N=128",
+    ]));
+    assert!(line.contains("use `ptycho config bridge"), "{line}");
+}

@@ -11,6 +11,7 @@
 //! Every key is checked: an unknown key is an error naming the nearest valid key. Every load
 //! ends with validation, so a loaded document is always valid.
 
+mod overrides;
 mod parse;
 
 use std::path::Path;
