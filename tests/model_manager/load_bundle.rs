@@ -132,6 +132,26 @@ fn schema_is_built_from_the_restored_config() {
     );
 }
 
+/// An archive re-packed by another tool (`zip -r` adds folder entries, and may store members
+/// uncompressed) still loads: the folder entries of the two models are tolerated.
+#[test]
+fn repacked_bundle_with_folder_entries_loads() {
+    let valid = members(&fixture_bytes());
+    let mut repacked = vec![
+        valid[0].clone(),
+        ("diffraction_to_obj/".to_owned(), Vec::new()),
+    ];
+    repacked.extend(valid[1..3].iter().cloned());
+    repacked.push(("autoencoder/".to_owned(), Vec::new()));
+    repacked.extend(valid[3..].iter().cloned());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wts.h5.zip");
+    std::fs::write(&path, zip_of(&repacked, CompressionMethod::Stored)).unwrap();
+    let loaded = load_bundle(&path, &schema()).unwrap();
+    assert_eq!(loaded.config, training_config());
+    assert_eq!(loaded.autoencoder, autoencoder_weights());
+}
+
 /// `inspect_bundle` checks everything but the schema and lists each model's tensors.
 #[test]
 fn inspect_describes_the_bundle() {
@@ -442,6 +462,26 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
             m.insert("nepochs".into(), "seven".into());
         })),
         vec!["params do not form a valid training config", "nepochs"],
+    ));
+    let mut doubled = valid.clone();
+    for (name, content) in doubled.iter_mut() {
+        if BOTH_PARAMS.contains(&name.as_str()) {
+            content.splice(1..1, b"\"nphotons\": 100000.0,".iter().copied());
+        }
+    }
+    cases.push((
+        "params with a key twice",
+        zip(&doubled),
+        vec!["member \"diffraction_to_obj/params.json\" holds the key `nphotons` twice"],
+    ));
+    let mut doubled = valid.clone();
+    doubled[0]
+        .1
+        .splice(1..1, b"\"backend\": \"wgpu\",".iter().copied());
+    cases.push((
+        "manifest with a key twice",
+        zip(&doubled),
+        vec!["member \"manifest.json\" holds the key `backend` twice"],
     ));
     cases.push(("params that differ", zip(&json_edit(&valid, &["autoencoder/params.json"], |m| { m.insert("nepochs".into(), 8.into()); })), vec!["members \"diffraction_to_obj/params.json\" and \"autoencoder/params.json\" hold different params snapshots"]));
     cases.push((

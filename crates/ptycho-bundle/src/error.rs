@@ -108,6 +108,9 @@ pub enum Malformed {
     #[error("member {member:?} is not valid JSON: {reason}")]
     Json { member: String, reason: String },
 
+    #[error("member {member:?} holds the key `{key}` twice (which one is meant is ambiguous)")]
+    DuplicateKey { member: String, key: String },
+
     #[error("member {member:?}, field `{field}`: expected {expected}, found {found}")]
     Field {
         member: String,

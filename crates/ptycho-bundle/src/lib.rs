@@ -34,6 +34,7 @@ mod layout;
 mod manifest;
 mod params;
 mod read;
+mod strict_json;
 mod tensor;
 mod weights;
 mod write;

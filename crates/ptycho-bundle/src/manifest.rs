@@ -112,6 +112,12 @@ impl Manifest {
             reason,
         };
         let value: Value = serde_json::from_slice(bytes).map_err(|e| json(e.to_string()))?;
+        if let Ok(Some(key)) = crate::strict_json::duplicate_key(bytes) {
+            return Err(Malformed::DuplicateKey {
+                member: MANIFEST_MEMBER.to_owned(),
+                key,
+            });
+        }
         let Value::Object(map) = &value else {
             return Err(json(format!("expected an object, found {value}")));
         };

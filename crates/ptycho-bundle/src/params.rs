@@ -80,6 +80,12 @@ pub fn restore(bytes: &[u8], member: &str) -> Result<Restored, Malformed> {
         member: member.to_owned(),
         reason: e.to_string(),
     })?;
+    if let Ok(Some(key)) = crate::strict_json::duplicate_key(bytes) {
+        return Err(Malformed::DuplicateKey {
+            member: member.to_owned(),
+            key,
+        });
+    }
 
     match params.get(VERSION_KEY) {
         Some(LegacyValue::Str(v)) if v == FORMAT_VERSION => {}
@@ -248,6 +254,15 @@ mod tests {
             m.insert("batch_size".into(), "16".into());
         });
         assert!(err.contains("batch_size"), "{err}");
+        let mut text = String::from_utf8(to_json(&snapshot(&config(), 2.0))).unwrap();
+        text.insert_str(1, "\"N\": 256,");
+        let err = restore(text.as_bytes(), "m/params.json")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "member \"m/params.json\" holds the key `N` twice (which one is meant is ambiguous)"
+        );
         let err = restore(b"{not json", "m/params.json")
             .unwrap_err()
             .to_string();
