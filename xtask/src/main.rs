@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod archive;
+mod bench;
 mod ci;
 mod fixtures;
 #[cfg(test)]
@@ -59,6 +60,8 @@ enum Task {
     Archive(archive::Args),
     /// Check or rewrite fixtures/SHA256SUMS
     Fixtures(fixtures::Args),
+    /// Run the criterion benchmarks and report medians (target/reports/bench-<timestamp>/)
+    Bench(bench::Args),
     /// Everything CI runs: fmt, clippy, whitelist check, snapshot diff, all tests
     Ci(ci::Args),
 }
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Task::Snapshot(args) => snapshot::run(&project, args),
         Task::Archive(args) => archive::run(args),
         Task::Fixtures(args) => fixtures::run(&project, args),
+        Task::Bench(args) => bench::run(&project, args),
         Task::Ci(args) => ci::run(&project, args),
     });
     match result {
@@ -107,6 +111,7 @@ mod tests {
                 "snapshot",
                 "archive",
                 "fixtures",
+                "bench",
                 "ci"
             ]
         );
