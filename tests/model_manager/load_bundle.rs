@@ -86,7 +86,14 @@ fn missing_weights_never_yield_a_random_model() {
     hollow[2].1 = empty;
     std::fs::write(&path, zip_of(&hollow, CompressionMethod::Deflated)).unwrap();
     let err = load_bundle(&path, &schema()).unwrap_err().to_string();
-    assert!(err.contains("member \"diffraction_to_obj/model.safetensors\" does not match the model: missing tensor `decoder_amp.conv.bias` (expected f32 [4])"), "{err}");
+    assert!(
+        err.contains("member \"diffraction_to_obj/model.safetensors\" does not match the model"),
+        "{err}"
+    );
+    assert!(
+        err.contains("missing tensor `decoder_amp.conv.bias` (expected f32 [4])"),
+        "{err}"
+    );
     for name in generator_weights().names() {
         assert!(
             err.contains(&format!("missing tensor `{name}`")),
@@ -128,7 +135,8 @@ fn schema_is_built_from_the_restored_config() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "cannot build the expected weight schema from the bundle's config: architecture fno is not built in"
+        "cannot build the expected weight schema from the bundle's config: \
+         architecture fno is not built in"
     );
 }
 
@@ -483,7 +491,16 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
         zip(&doubled),
         vec!["member \"manifest.json\" holds the key `backend` twice"],
     ));
-    cases.push(("params that differ", zip(&json_edit(&valid, &["autoencoder/params.json"], |m| { m.insert("nepochs".into(), 8.into()); })), vec!["members \"diffraction_to_obj/params.json\" and \"autoencoder/params.json\" hold different params snapshots"]));
+    cases.push((
+        "params that differ",
+        zip(&json_edit(&valid, &["autoencoder/params.json"], |m| {
+            m.insert("nepochs".into(), 8.into());
+        })),
+        vec![
+            "members \"diffraction_to_obj/params.json\" and \"autoencoder/params.json\"",
+            "hold different params snapshots",
+        ],
+    ));
     cases.push((
         "params not json",
         zip(&replaced(
@@ -513,8 +530,28 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
         )),
         vec!["member \"autoencoder/model.safetensors\" is not a valid safetensors file"],
     ));
-    cases.push(("weights without tensors", zip(&replaced(&valid, "diffraction_to_obj/model.safetensors", encode_safetensors(&TensorMap::new()).unwrap())), vec!["member \"diffraction_to_obj/model.safetensors\" does not match the model: missing tensor `decoder_amp.conv.bias` (expected f32 [4])"]));
-    cases.push(("tensor missing", zip(&weights_edit(&valid, "autoencoder", |m| { m.remove("physics.log_scale"); })), vec!["member \"autoencoder/model.safetensors\" does not match the model: missing tensor `physics.log_scale` (expected f32 [])"]));
+    cases.push((
+        "weights without tensors",
+        zip(&replaced(
+            &valid,
+            "diffraction_to_obj/model.safetensors",
+            encode_safetensors(&TensorMap::new()).unwrap(),
+        )),
+        vec![
+            "member \"diffraction_to_obj/model.safetensors\" does not match the model",
+            "missing tensor `decoder_amp.conv.bias` (expected f32 [4])",
+        ],
+    ));
+    cases.push((
+        "tensor missing",
+        zip(&weights_edit(&valid, "autoencoder", |m| {
+            m.remove("physics.log_scale");
+        })),
+        vec![
+            "member \"autoencoder/model.safetensors\" does not match the model",
+            "missing tensor `physics.log_scale` (expected f32 [])",
+        ],
+    ));
     cases.push((
         "tensor extra",
         zip(&weights_edit(&valid, "diffraction_to_obj", |m| {
@@ -549,7 +586,21 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
         )),
         vec!["tensor `physics.log_scale` has dtype f64 but the model expects f32"],
     ));
-    cases.push(("nan weights", zip(&weights_edit(&valid, "diffraction_to_obj", |m| { m.remove("encoder.conv1.bias"); let mut v = vec![0.5f32; 16]; v[3] = f32::NAN; m.insert("encoder.conv1.bias", Tensor::from_f32(&[16], &v).unwrap()).unwrap(); })), vec!["member \"diffraction_to_obj/model.safetensors\", tensor `encoder.conv1.bias`: holds 1 non-finite value(s)", "first at flat index 3"]));
+    cases.push((
+        "nan weights",
+        zip(&weights_edit(&valid, "diffraction_to_obj", |m| {
+            let mut v = vec![0.5f32; 16];
+            v[3] = f32::NAN;
+            m.remove("encoder.conv1.bias");
+            m.insert("encoder.conv1.bias", Tensor::from_f32(&[16], &v).unwrap())
+                .unwrap();
+        })),
+        vec![
+            "member \"diffraction_to_obj/model.safetensors\", tensor `encoder.conv1.bias`",
+            "holds 1 non-finite value(s)",
+            "first at flat index 3",
+        ],
+    ));
 
     let mut corrupt = zip_of(&valid, CompressionMethod::Stored);
     let probe = &valid[4].1[valid[4].1.len() - 4000..valid[4].1.len() - 3990];
@@ -558,7 +609,14 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
         .position(|w| w == probe)
         .unwrap();
     corrupt[at + 5] ^= 0x55;
-    cases.push(("flipped byte", corrupt, vec!["member \"autoencoder/model.safetensors\" cannot be read (corrupt, encrypted or unsupported): invalid checksum"]));
+    cases.push((
+        "flipped byte",
+        corrupt,
+        vec![
+            "member \"autoencoder/model.safetensors\" cannot be read",
+            "(corrupt, encrypted or unsupported): invalid checksum",
+        ],
+    ));
 
     let mut bomb = serde_json::to_vec(&serde_json::json!({})).unwrap();
     bomb.splice(1..1, std::iter::repeat_n(b' ', 3 << 20));
@@ -567,7 +625,14 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
         bomb_zip.len() < bytes.len() + 64 * 1024,
         "the bomb compresses to almost nothing"
     );
-    cases.push(("zip bomb", bomb_zip, vec!["member \"autoencoder/params.json\" is 3145730 bytes (declared size), over the cap of 1048576 bytes"]));
+    cases.push((
+        "zip bomb",
+        bomb_zip,
+        vec![
+            "member \"autoencoder/params.json\" is 3145730 bytes (declared size)",
+            "over the cap of 1048576 bytes",
+        ],
+    ));
 
     let mut lying = zip(&valid);
     patch_declared_size(&mut lying, "manifest.json", 40);

@@ -302,7 +302,10 @@ fn read_member<R: Read + std::io::Seek>(
             cap,
         });
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+    // The declared size only bounds the first allocation: a lying header must not make the
+    // loader reserve gigabytes for a few bytes of data.
+    let initial = declared.min(64 << 20);
+    let mut bytes = Vec::with_capacity(usize::try_from(initial).unwrap_or(0));
     let read = file.take(cap.saturating_add(1)).read_to_end(&mut bytes);
     if bytes.len() as u64 > cap {
         return Err(Malformed::TooLarge {

@@ -1,5 +1,5 @@
-//! Saving a bundle: validate the contents, encode the archive in memory-independent fixed
-//! order, write it atomically.
+//! Saving a bundle: validate the contents, encode the archive in a fixed order, write it
+//! atomically.
 //!
 //! Determinism: members are written in [`expected_members`] order with a fixed timestamp
 //! (1980-01-01, the zip epoch) and fixed permissions, JSON has a fixed key order and safetensors
@@ -194,9 +194,9 @@ fn write_archive<W: Write + Seek>(
 /// Saves a bundle atomically and returns the archive path.
 ///
 /// `target` is a `.zip` path, upstream's base path `<dir>/wts.h5`, or else a directory (the
-/// bundle becomes `<dir>/wts.h5.zip`); missing directories are created. The archive is written to a temporary file in the
-/// same directory and renamed into place, so a crash never leaves a half-written bundle and an
-/// existing bundle is replaced only by a complete one.
+/// bundle becomes `<dir>/wts.h5.zip`); missing directories are created. The archive is written
+/// to a temporary file in the same directory and renamed into place, so a crash never leaves a
+/// half-written bundle and an existing bundle is replaced only by a complete one.
 pub fn save_bundle(
     target: &Path,
     contents: &BundleContents<'_>,
