@@ -174,6 +174,20 @@ fn inspect_describes_the_bundle() {
         [64, 64, 2]
     );
     assert_eq!(summary.diffraction_to_obj.len(), 6);
+    let text = summary.to_string();
+    for line in [
+        "format      3.0 (safetensors weights, JSON params)",
+        "backend     wgpu",
+        "created     2026-09-21T14:13:20Z",
+        "written by  burn 0.22.1, ptycho-bundle ",
+        "model       N=64 gridsize=2 architecture=cnn model_type=pinn n_filters_scale=1",
+        "training    nepochs=7 batch_size=32 n_groups=256 nphotons=1000000000",
+        "diffraction_to_obj: 6 tensors, 1752 values",
+        "autoencoder: 9 tensors, 9946 values",
+        "  physics.probe                            f32 [64, 64, 2]",
+    ] {
+        assert!(text.contains(line), "{text}\nlacks {line:?}");
+    }
 }
 
 /// Weight members over the cap are refused before they are decompressed.

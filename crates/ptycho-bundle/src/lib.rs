@@ -29,6 +29,7 @@
 //! This crate does not depend on the neural-network crate: models exchange weights as
 //! [`TensorMap`]s and describe what they expect as [`ModelSchema`]s.
 
+mod describe;
 mod error;
 mod layout;
 mod manifest;

@@ -53,14 +53,19 @@ pub fn rfc3339_utc(time: SystemTime) -> Result<String, String> {
 /// The creation time to record: `SOURCE_DATE_EPOCH` (the reproducible-builds convention) when
 /// set, else now.
 pub fn default_creation_time() -> Result<SystemTime, String> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(text) => {
+    creation_time_from(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())
+}
+
+/// The creation time for a `SOURCE_DATE_EPOCH` value (`None`: now).
+fn creation_time_from(source_date_epoch: Option<&str>) -> Result<SystemTime, String> {
+    match source_date_epoch {
+        Some(text) => {
             let seconds: u64 = text.trim().parse().map_err(|_| {
                 format!("SOURCE_DATE_EPOCH must be whole seconds since 1970, found {text:?}")
             })?;
             Ok(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
         }
-        Err(_) => Ok(SystemTime::now()),
+        None => Ok(SystemTime::now()),
     }
 }
 
@@ -211,6 +216,18 @@ mod tests {
     fn rfc3339_is_utc_whole_seconds() {
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_795_000_000_123);
         assert_eq!(rfc3339_utc(t).unwrap(), "2026-11-18T11:06:40Z");
+    }
+
+    #[test]
+    fn source_date_epoch_fixes_the_time() {
+        let fixed = creation_time_from(Some("1767225600")).unwrap();
+        assert_eq!(rfc3339_utc(fixed).unwrap(), "2026-01-01T00:00:00Z");
+        assert_eq!(
+            creation_time_from(Some("yesterday")).unwrap_err(),
+            "SOURCE_DATE_EPOCH must be whole seconds since 1970, found \"yesterday\""
+        );
+        let now = creation_time_from(None).unwrap();
+        assert!(now.duration_since(fixed).is_ok());
     }
 
     #[test]
