@@ -381,6 +381,14 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
             "found \"9.9\"",
         ],
     ));
+    let future = json_edit(&valid, &["manifest.json"], |m| {
+        m.insert("version".into(), "4.0".into());
+    });
+    cases.push((
+        "future format with a new member",
+        zip(&with_member(&future, "optimizer/state.safetensors", b"x")),
+        vec!["field `version`: expected \"3.0\"", "found \"4.0\""],
+    ));
     cases.push((
         "upstream torch version",
         zip(&json_edit(&valid, &["manifest.json"], |m| {

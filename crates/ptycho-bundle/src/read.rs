@@ -1,10 +1,11 @@
 //! Loading a bundle: strict, in memory, and without ever interpreting code.
 //!
 //! Order of checks: the file is a zip with nothing before it and no duplicate names; every
-//! member name is safe (zip-slip); upstream pickles are recognised and refused; the manifest is
-//! valid; the member set is exactly the expected one; each member is read under a size cap
-//! (declared and actual size); both params snapshots are valid, identical, and restore the
-//! training config; the weights parse, are finite, and match the caller's schema exactly.
+//! member name is safe (zip-slip); upstream pickles are recognised and refused; the manifest
+//! exists and is valid (its version first); the member set is exactly the expected one; each
+//! member is read under a size cap (declared and actual size); both params snapshots are
+//! valid, identical, and restore the training config; the weights parse, are finite, and match
+//! the caller's schema exactly.
 //! Nothing is extracted to disk.
 
 use std::fs::File;
@@ -233,6 +234,18 @@ fn read_members<R: Read + std::io::Seek>(
             member: pickle.clone(),
         });
     }
+    // The manifest comes first, so that a bundle of another format version is reported as such
+    // rather than as a list of members this version does not know.
+    if !names.iter().any(|n| n == MANIFEST_MEMBER) {
+        return Err(Malformed::MissingMember {
+            member: MANIFEST_MEMBER.to_owned(),
+        });
+    }
+    let manifest = Manifest::parse(&read_member(
+        archive,
+        MANIFEST_MEMBER,
+        options.max_json_bytes,
+    )?)?;
     let expected = expected_members();
     for name in &names {
         if !expected.contains(name) && !is_tolerated_directory(name) {
@@ -250,11 +263,6 @@ fn read_members<R: Read + std::io::Seek>(
         }
     }
 
-    let manifest = Manifest::parse(&read_member(
-        archive,
-        MANIFEST_MEMBER,
-        options.max_json_bytes,
-    )?)?;
     let mut snapshots = Vec::with_capacity(2);
     for role in ModelRole::ALL {
         let member = role.params_member();

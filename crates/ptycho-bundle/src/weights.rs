@@ -153,6 +153,16 @@ mod tests {
     }
 
     #[test]
+    fn a_tensor_name_twice_in_the_header_is_refused() {
+        let header = br#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#;
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header);
+        bytes.extend_from_slice(&[0; 8]);
+        let err = decode(&bytes, "a/model.safetensors").unwrap_err();
+        assert!(matches!(err, Malformed::Safetensors { .. }), "{err}");
+    }
+
+    #[test]
     fn unsupported_dtype_is_refused() {
         let data = [0u8; 4];
         let view = safetensors::tensor::TensorView::new(Dtype::F16, vec![2], &data).unwrap();
