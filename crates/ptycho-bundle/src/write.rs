@@ -1,9 +1,10 @@
 //! Saving a bundle: validate the contents, encode the archive in a fixed order, write it
 //! atomically.
 //!
-//! Determinism: members are written in [`crate::layout::expected_members`] order with a fixed timestamp
-//! (1980-01-01, the zip epoch) and fixed permissions, JSON has a fixed key order and safetensors
-//! sorts its tensors, so the same inputs and creation time give a byte-identical archive.
+//! Determinism: members are written in [`crate::layout::expected_members`] order with a fixed
+//! timestamp (1980-01-01, the zip epoch) and fixed permissions, JSON has a fixed key order and
+//! safetensors sorts its tensors, so the same inputs and creation time give a byte-identical
+//! archive.
 
 use std::collections::BTreeMap;
 use std::io::{Seek, Write};
