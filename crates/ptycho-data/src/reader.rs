@@ -359,14 +359,19 @@ pub(crate) fn read_diffraction(
             ));
         }
     };
-    let c_layout = DiffLayout {
-        fortran: false,
-        ..layout.clone()
+    let canonical = if layout.hwn {
+        let c_layout = DiffLayout {
+            fortran: false,
+            ..layout.clone()
+        };
+        let mut canonical = vec![0f32; values.len()];
+        for (k, v) in values.into_iter().enumerate() {
+            canonical[c_layout.canonical_index(k)] = v;
+        }
+        canonical
+    } else {
+        values
     };
-    let mut canonical = vec![0f32; values.len()];
-    for (k, v) in values.into_iter().enumerate() {
-        canonical[c_layout.canonical_index(k)] = v;
-    }
     let (npix, found) = (layout.npix, layout.found);
     let mut data = Array3::from_shape_vec((n, npix, npix), canonical)
         .map_err(|e| ctx.invalid(key, Problem::Format, "consistent shape", e.to_string()))?;
