@@ -9,6 +9,7 @@ mod common;
 mod data_container;
 mod memmap;
 mod npz_contract;
+mod pipeline;
 mod raw_data;
 mod simulation;
 
