@@ -7,7 +7,8 @@
 mod alloc;
 mod common;
 mod data_container;
-mod memmap;
+mod memmap_bridge_parity;
+mod memmap_dataset;
 mod npz_contract;
 mod pipeline;
 mod raw_data;
