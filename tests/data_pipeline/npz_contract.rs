@@ -536,3 +536,33 @@ fn numpy_ints_and_stored_layouts_read_through_the_low_level_reader() {
     assert_eq!(h.shape, vec![4, 4]);
     assert!(r.header("nothing").unwrap().is_none());
 }
+
+#[test]
+fn empty_scan_and_empty_patterns_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.npz");
+    let mut m = canonical_members(5, 8);
+    m.insert("diffraction".into(), Member::F32(vec![0, 8, 8], vec![]));
+    m.insert("xcoords".into(), Member::F64(vec![0], vec![]));
+    m.insert("ycoords".into(), Member::F64(vec![0], vec![]));
+    write_members(&path, &m);
+    assert_names(
+        &load_err(&path),
+        &path,
+        "xcoords",
+        Problem::Length,
+        &["at least one scan position", "an empty array"],
+    );
+
+    let mut m = canonical_members(5, 8);
+    m.insert("diffraction".into(), Member::F32(vec![5, 0, 0], vec![]));
+    m.insert("probeGuess".into(), Member::C64(vec![0, 0], vec![]));
+    write_members(&path, &m);
+    assert_names(
+        &load_err(&path),
+        &path,
+        "diffraction",
+        Problem::Shape,
+        &["at least 2 x 2 pixels", "[5, 0, 0]"],
+    );
+}

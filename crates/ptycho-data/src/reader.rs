@@ -167,6 +167,14 @@ pub(crate) fn read_positions(reader: &mut NpzReader, ctx: &mut Ctx<'_>) -> Resul
         ));
     }
     let n = x_arr.shape[0];
+    if n == 0 {
+        return Err(ctx.invalid(
+            keys::XCOORDS,
+            Problem::Length,
+            "at least one scan position",
+            "an empty array",
+        ));
+    }
     let xcoords = ctx.real_f64(keys::XCOORDS, x_arr, coord_expected)?;
     let ycoords = ctx.real_f64(keys::YCOORDS, y_arr, coord_expected)?;
     let mut starts = Vec::new();
@@ -321,6 +329,14 @@ pub(crate) fn diffraction_layout(
             format!("{found}: no axis matches the {n} scan positions"),
         ));
     };
+    if npix < 2 {
+        return Err(ctx.invalid(
+            key,
+            Problem::Shape,
+            "patterns of at least 2 x 2 pixels",
+            found,
+        ));
+    }
     if header.dtype == "float64" {
         ctx.warn(key, "float64 converted to float32");
     }
