@@ -1,0 +1,138 @@
+//! Writing `.npz` archives numpy loads: `np.savez`-like (stored) or `np.savez_compressed`-like
+//! (deflate), written to a temporary file and renamed into place, with fixed zip timestamps so the
+//! same arrays give the same file.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use npyz::WriterBuilder;
+use num_complex::{Complex32, Complex64};
+
+use crate::error::{DataError, Result};
+
+/// How members are stored in a written archive (`np.savez` vs `np.savez_compressed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Uncompressed, like `np.savez`.
+    Stored,
+    /// Deflate, like `np.savez_compressed`.
+    #[default]
+    Deflated,
+}
+
+/// Element types we write, each with the numpy dtype numpy will see.
+pub trait NpzElement: npyz::AutoSerialize + Copy {}
+impl NpzElement for f32 {}
+impl NpzElement for f64 {}
+impl NpzElement for i64 {}
+impl NpzElement for i32 {}
+impl NpzElement for u32 {}
+impl NpzElement for u16 {}
+impl NpzElement for u8 {}
+impl NpzElement for Complex32 {}
+impl NpzElement for Complex64 {}
+
+/// Writes an `.npz` atomically: members go to a temporary file in the target directory, which is
+/// renamed onto the target by [`NpzWriter::finish`]. Dropping the writer unfinished leaves the
+/// target untouched.
+pub struct NpzWriter {
+    path: PathBuf,
+    inner: npyz::npz::NpzWriter<BufWriter<tempfile::NamedTempFile>>,
+    compression: Compression,
+}
+
+impl std::fmt::Debug for NpzWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NpzWriter")
+            .field("path", &self.path)
+            .field("compression", &self.compression)
+            .finish()
+    }
+}
+
+impl NpzWriter {
+    /// Starts writing `path` (created or replaced on [`NpzWriter::finish`]).
+    pub fn create(path: impl AsRef<Path>, compression: Compression) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let tmp = tempfile::NamedTempFile::new_in(&dir)
+            .map_err(|e| DataError::io(&path, "cannot create a temporary file next to", e))?;
+        Ok(NpzWriter {
+            inner: npyz::npz::NpzWriter::new(BufWriter::new(tmp)),
+            path,
+            compression,
+        })
+    }
+
+    /// Adds a member `name` with C-order `data` of `shape`.
+    pub fn add<T: NpzElement>(&mut self, name: &str, shape: &[usize], data: &[T]) -> Result<()> {
+        let expected: usize = shape.iter().product();
+        if expected != data.len() {
+            return Err(DataError::parameter(
+                "npz member data",
+                format!("{expected} elements for shape {shape:?} of `{name}`"),
+                data.len(),
+            ));
+        }
+        let bytes = std::mem::size_of_val(data) as u64;
+        let method = match self.compression {
+            Compression::Stored => zip::CompressionMethod::Stored,
+            Compression::Deflated => zip::CompressionMethod::Deflated,
+        };
+        let options = zip::write::FileOptions::default()
+            .compression_method(method)
+            // A fixed timestamp makes identical arrays give identical files.
+            .last_modified_time(zip::DateTime::default())
+            .large_file(bytes >= u64::from(u32::MAX) - 4096);
+        let path = self.path.clone();
+        let err = |e: std::io::Error| DataError::io(&path, "cannot write", e);
+        let shape_u64: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+        let mut w = self
+            .inner
+            .array::<T>(name, options)
+            .map_err(err)?
+            .default_dtype()
+            .shape(&shape_u64)
+            .begin_nd()
+            .map_err(err)?;
+        w.extend(data.iter().copied()).map_err(err)?;
+        w.finish().map_err(err)
+    }
+
+    /// Finishes the archive and renames it onto the target path.
+    pub fn finish(mut self) -> Result<()> {
+        let path = self.path.clone();
+        let buf = self
+            .inner
+            .zip_writer()
+            .finish()
+            .map_err(|e| DataError::io(&path, "cannot finish", std::io::Error::other(e)))?;
+        let mut tmp = buf
+            .into_inner()
+            .map_err(|e| DataError::io(&path, "cannot flush", e.into_error()))?;
+        tmp.flush()
+            .map_err(|e| DataError::io(&path, "cannot flush", e))?;
+        publish_permissions(tmp.path(), false);
+        tmp.persist(&path)
+            .map_err(|e| DataError::io(&path, "cannot rename the finished file onto", e.error))?;
+        Ok(())
+    }
+}
+
+/// Gives a finished output the usual permissions (temporary files are created owner-only):
+/// `0644` for files, `0755` for directories, on unix.
+pub(crate) fn publish_permissions(path: &Path, directory: bool) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if directory { 0o755 } else { 0o644 };
+        // Best effort: a filesystem without unix modes keeps its defaults.
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = (path, directory);
+}
