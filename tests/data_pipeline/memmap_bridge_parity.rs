@@ -133,7 +133,11 @@ fn deterministic_generation_validation() {
         field_bytes(b.dir()),
         "byte-identical rebuild"
     );
-    assert_eq!(field_bytes(a.dir()).len(), 7, "six fields and the manifest");
+    assert_eq!(
+        field_bytes(a.dir()).len(),
+        8,
+        "seven fields (ground truth included) and the manifest"
+    );
     assert_ne!(a.nn_indices(), c.nn_indices());
     a.verify(&inputs).unwrap();
     // no scratch directories left behind

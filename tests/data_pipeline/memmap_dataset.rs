@@ -260,3 +260,51 @@ fn memmap_streams_dataset_larger_than_memory_cap() {
     let err = ds.batches(batch + 1, None).unwrap_err();
     assert!(err.to_string().contains("memory_cap_bytes"), "{err}");
 }
+
+/// Ground truth in the memory map equals the in-memory grouped `Y`, both from the file's own
+/// patches and extracted from `objectGuess`; files without any give batches without it.
+#[test]
+fn memmap_ground_truth_matches_in_memory_y() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut from_object = raster_scan(6, 5, 8, 0.3);
+    from_object.object = Some(ndarray::Array2::from_shape_fn((24, 24), |(r, c)| {
+        Complex32::new(r as f32 + 0.5, c as f32 - 3.0)
+    }));
+    let mut from_patches = from_object.clone();
+    from_patches.y_patches = Some(ndarray::Array3::from_shape_fn((30, 8, 8), |(i, r, c)| {
+        Complex32::new(i as f32, (r * 8 + c) as f32)
+    }));
+    let params = GroupingParams {
+        n_groups: 12,
+        gridsize: 2,
+        neighbor_count: 4,
+        seed: Some(8),
+        ..Default::default()
+    };
+    for (name, scan) in [("object", &from_object), ("patches", &from_patches)] {
+        let path = dir.path().join(format!("{name}.npz"));
+        scan.save(&path, Compression::Deflated).unwrap();
+        let ds = MemmapDataset::build(
+            std::slice::from_ref(&path),
+            dir.path().join(format!("map_{name}")),
+            &cfg(12, 2, 8, 1 << 20),
+        )
+        .unwrap();
+        assert!(ds.has_ground_truth());
+        let g = generate_grouped_data(scan, &params).unwrap();
+        let b = ds.batch(&(0..12).collect::<Vec<_>>()).unwrap();
+        assert_eq!(b.y.as_ref(), g.y.as_ref(), "{name}");
+    }
+    let bare = dir.path().join("bare.npz");
+    let mut none = raster_scan(6, 5, 8, 0.3);
+    none.object = None;
+    none.save(&bare, Compression::Deflated).unwrap();
+    let ds = MemmapDataset::build(
+        &[bare],
+        dir.path().join("map_bare"),
+        &cfg(12, 2, 8, 1 << 20),
+    )
+    .unwrap();
+    assert!(!ds.has_ground_truth());
+    assert!(ds.batch(&[0]).unwrap().y.is_none());
+}

@@ -15,8 +15,8 @@ use num_complex::Complex32;
 use crate::error::{DataError, Problem, Result};
 use crate::npz::{ArrayData, Compression, NpzReader, NpzWriter};
 use crate::reader::{
-    Ctx, Positions, describe, first_non_finite, read_diffraction, read_positions, read_probe,
-    read_required, read_y, unravel,
+    Ctx, Positions, describe, first_non_finite, read_diffraction, read_object, read_positions,
+    read_probe, read_required, read_y, unravel,
 };
 
 /// Canonical member names.
@@ -135,33 +135,7 @@ impl ScanData {
         )?;
         let probe = read_probe(&mut ctx, probe_arr, npix)?;
 
-        let object = match reader.read(keys::OBJECT)? {
-            Some(arr) => {
-                let expected = format!("2-d complex64 array (H, W) with H, W >= N = {npix}");
-                if arr.shape.len() != 2 {
-                    return Err(ctx.invalid(keys::OBJECT, Problem::Rank, expected, describe(&arr)));
-                }
-                if arr.shape[0] < npix || arr.shape[1] < npix {
-                    return Err(ctx.invalid(
-                        keys::OBJECT,
-                        Problem::Shape,
-                        expected,
-                        describe(&arr),
-                    ));
-                }
-                let shape = (arr.shape[0], arr.shape[1]);
-                let v = ctx.complex64(keys::OBJECT, arr, &expected)?;
-                Some(Array2::from_shape_vec(shape, v).map_err(|e| {
-                    ctx.invalid(
-                        keys::OBJECT,
-                        Problem::Format,
-                        "consistent shape",
-                        e.to_string(),
-                    )
-                })?)
-            }
-            None => None,
-        };
+        let object = read_object(&mut reader, &mut ctx, npix)?;
 
         let scan_index = match reader.read(keys::SCAN_INDEX)? {
             Some(arr) => {

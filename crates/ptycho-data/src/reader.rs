@@ -503,3 +503,34 @@ pub(crate) fn read_y(
         .map_err(|e| ctx.invalid(key, Problem::Format, "consistent shape", e.to_string()))?;
     Ok(Some(y))
 }
+
+/// `objectGuess`, when present: 2-d, at least `N × N`, complex64 (complex128 converted).
+pub(crate) fn read_object(
+    reader: &mut NpzReader,
+    ctx: &mut Ctx<'_>,
+    npix: usize,
+) -> Result<Option<Array2<Complex32>>> {
+    let object = match reader.read(keys::OBJECT)? {
+        Some(arr) => {
+            let expected = format!("2-d complex64 array (H, W) with H, W >= N = {npix}");
+            if arr.shape.len() != 2 {
+                return Err(ctx.invalid(keys::OBJECT, Problem::Rank, expected, describe(&arr)));
+            }
+            if arr.shape[0] < npix || arr.shape[1] < npix {
+                return Err(ctx.invalid(keys::OBJECT, Problem::Shape, expected, describe(&arr)));
+            }
+            let shape = (arr.shape[0], arr.shape[1]);
+            let v = ctx.complex64(keys::OBJECT, arr, &expected)?;
+            Some(Array2::from_shape_vec(shape, v).map_err(|e| {
+                ctx.invalid(
+                    keys::OBJECT,
+                    Problem::Format,
+                    "consistent shape",
+                    e.to_string(),
+                )
+            })?)
+        }
+        None => None,
+    };
+    Ok(object)
+}

@@ -35,6 +35,49 @@ struct Plan {
     layout: DiffLayout,
     probe: Array2<Complex32>,
     groups: Vec<Vec<usize>>,
+    truth: Option<Truth>,
+}
+
+/// Where a file's ground truth comes from.
+enum Truth {
+    /// Its own patches (`Y` or `ground_truth_patches`), one per position.
+    Patches(DiffLayout),
+    /// Extracted from `objectGuess` at each member's position.
+    Object,
+}
+
+/// Finds a usable ground-truth source from headers only.
+fn truth_source(
+    reader: &mut crate::npz::NpzReader,
+    n: usize,
+    npix: usize,
+) -> Result<Option<Truth>> {
+    for key in [keys::Y, keys::GROUND_TRUTH_PATCHES] {
+        if let Some(h) = reader.header(key)? {
+            let mut shape = h.shape.clone();
+            if shape.len() == 4 && shape[3] == 1 {
+                shape.pop();
+            }
+            if shape == [n, npix, npix] && h.dtype.starts_with("complex") {
+                let found = format!(
+                    "{}-d array of shape {:?} ({})",
+                    h.shape.len(),
+                    h.shape,
+                    h.dtype
+                );
+                return Ok(Some(Truth::Patches(DiffLayout {
+                    key,
+                    n,
+                    npix,
+                    hwn: false,
+                    fortran: h.fortran_order,
+                    dtype: h.dtype,
+                    found,
+                })));
+            }
+        }
+    }
+    Ok(reader.contains(keys::OBJECT).then_some(Truth::Object))
 }
 
 /// Creates `path` of `len` bytes and maps it writable.
@@ -97,12 +140,14 @@ fn plan_input(path: &Path, cfg: &MemmapConfig) -> Result<Plan> {
         }
     }
     let groups = group_positions(&positions.xcoords, &positions.ycoords, &cfg.grouping)?;
+    let truth = truth_source(&mut reader, positions.n, layout.npix)?;
     Ok(Plan {
         path: path.to_path_buf(),
         positions,
         layout,
         probe,
         groups,
+        truth,
     })
 }
 
@@ -172,6 +217,7 @@ struct Outputs {
     nn_indices: MmapMut,
     experiment_id: MmapMut,
     probes: MmapMut,
+    y: Option<MmapMut>,
 }
 
 /// (name, file, dtype, shape) of every field.
@@ -180,8 +226,9 @@ pub(super) fn field_specs(
     c: usize,
     n: usize,
     files: usize,
+    with_y: bool,
 ) -> Vec<(&'static str, &'static str, &'static str, Vec<usize>)> {
-    vec![
+    let mut specs = vec![
         (
             "coords_offsets",
             "coords_offsets.f64",
@@ -198,7 +245,11 @@ pub(super) fn field_specs(
         ("experiment_id", "experiment_id.u32", "<u4", vec![rows]),
         ("nn_indices", "nn_indices.i64", "<i8", vec![rows, c]),
         ("probes", "probes.c64", "<c8", vec![files, n, n]),
-    ]
+    ];
+    if with_y {
+        specs.push(("y", "y.c64", "<c8", vec![rows, c, n, n]));
+    }
+    specs
 }
 
 pub(super) fn itemsize(dtype: &str) -> usize {
@@ -253,7 +304,9 @@ pub(super) fn build_into(inputs: &[PathBuf], dir: &Path, cfg: &MemmapConfig) -> 
         .prefix(".memmap-build-")
         .tempdir_in(&parent)
         .map_err(|e| DataError::io(&parent, "cannot create a build directory in", e))?;
-    let specs = field_specs(rows, c, n, plans.len());
+    // Ground truth is stored only when every file has some; otherwise batches carry none.
+    let with_y = plans.iter().all(|p| p.truth.is_some());
+    let specs = field_specs(rows, c, n, plans.len(), with_y);
     let map_of = |name: &str| -> Result<MmapMut> {
         let (_, file, dtype, shape) = specs.iter().find(|s| s.0 == name).expect("known field");
         create_mapped(
@@ -268,6 +321,7 @@ pub(super) fn build_into(inputs: &[PathBuf], dir: &Path, cfg: &MemmapConfig) -> 
         nn_indices: map_of("nn_indices")?,
         experiment_id: map_of("experiment_id")?,
         probes: map_of("probes")?,
+        y: if with_y { Some(map_of("y")?) } else { None },
     };
     let tp = tmp.path().to_path_buf();
     let npix2 = n * n;
@@ -346,6 +400,10 @@ pub(super) fn build_into(inputs: &[PathBuf], dir: &Path, cfg: &MemmapConfig) -> 
             probes[(fi * npix2 + k) * 2] = v.re;
             probes[(fi * npix2 + k) * 2 + 1] = v.im;
         }
+        if let (Some(y_map), Some(truth)) = (out.y.as_mut(), plan.truth.as_ref()) {
+            let y_out = as_mut::<Complex32>(y_map, &tp)?;
+            write_truth(plan, truth, first_row, c, y_out, &tp)?;
+        }
         let (sha256, bytes) = sha256_file(&plan.path)?;
         records.push(InputRecord {
             name: plan
@@ -370,6 +428,10 @@ pub(super) fn build_into(inputs: &[PathBuf], dir: &Path, cfg: &MemmapConfig) -> 
             "coords_offsets" => &out.coords_offsets,
             "nn_indices" => &out.nn_indices,
             "experiment_id" => &out.experiment_id,
+            "y" => match &out.y {
+                Some(m) => m,
+                None => continue,
+            },
             _ => &out.probes,
         };
         map.flush()
@@ -417,4 +479,101 @@ pub fn load_options(cfg: &MemmapConfig) -> LoadOptions {
             crate::contract::IntensityPolicy::Reject
         },
     }
+}
+
+/// Writes the ground-truth patches of `plan`'s groups into `y_out` (rows from `first_row`).
+fn write_truth(
+    plan: &Plan,
+    truth: &Truth,
+    first_row: usize,
+    c: usize,
+    y_out: &mut [Complex32],
+    tp: &Path,
+) -> Result<()> {
+    let n = plan.layout.npix;
+    let npix2 = n * n;
+    let (x, y) = (&plan.positions.xcoords, &plan.positions.ycoords);
+    match truth {
+        Truth::Patches(layout) => {
+            let stage_path = tp.join("stage_y.c64");
+            let mut stage_map = create_mapped(&stage_path, plan.positions.n * npix2 * 8)?;
+            let stage = as_mut::<Complex32>(&mut stage_map, &stage_path)?;
+            let mut reader = crate::npz::NpzReader::open(&plan.path)?;
+            reader.stream_c64(layout.key, |k, v| {
+                let at = layout.canonical_index(k);
+                if !(v.re.is_finite() && v.im.is_finite()) {
+                    return Err(DataError::invalid(
+                        &plan.path,
+                        layout.key,
+                        Problem::NonFinite,
+                        "finite complex values",
+                        format!("{v} at flat index {at}"),
+                    ));
+                }
+                stage[at] = v;
+                Ok(())
+            })?;
+            for (g, members) in plan.groups.iter().enumerate() {
+                for (ch, &i) in members.iter().enumerate() {
+                    let dst = ((first_row + g) * c + ch) * npix2;
+                    y_out[dst..dst + npix2].copy_from_slice(&stage[i * npix2..(i + 1) * npix2]);
+                }
+            }
+            drop(stage_map);
+            std::fs::remove_file(&stage_path)
+                .map_err(|e| DataError::io(&stage_path, "cannot remove", e))?;
+        }
+        Truth::Object => {
+            // The object is read whole: it is one image, unlike the diffraction stack.
+            let mut reader = crate::npz::NpzReader::open(&plan.path)?;
+            let mut ctx = Ctx {
+                file: &plan.path,
+                warnings: Vec::new(),
+            };
+            let scan_object =
+                crate::reader::read_object(&mut reader, &mut ctx, n)?.ok_or_else(|| {
+                    DataError::MissingKey {
+                        file: plan.path.clone(),
+                        key: keys::OBJECT.to_string(),
+                        hint: "the object the ground truth is extracted from".to_string(),
+                    }
+                })?;
+            if let Some(k) = scan_object
+                .iter()
+                .position(|v| !(v.re.is_finite() && v.im.is_finite()))
+            {
+                return Err(DataError::invalid(
+                    &plan.path,
+                    keys::OBJECT,
+                    Problem::NonFinite,
+                    "finite complex values",
+                    format!(
+                        "{} at flat index {k}",
+                        scan_object.iter().nth(k).copied().unwrap_or_default()
+                    ),
+                ));
+            }
+            for (g, members) in plan.groups.iter().enumerate() {
+                let cx = members.iter().map(|&i| x[i]).sum::<f64>() / c as f64;
+                let cy = members.iter().map(|&i| y[i]).sum::<f64>() / c as f64;
+                for (ch, &i) in members.iter().enumerate() {
+                    // the same arithmetic as the in-memory path: global + sign · local
+                    let px = cx + LOCAL_OFFSET_SIGN * (LOCAL_OFFSET_SIGN * (x[i] - cx));
+                    let py = cy + LOCAL_OFFSET_SIGN * (LOCAL_OFFSET_SIGN * (y[i] - cy));
+                    let dst = ((first_row + g) * c + ch) * npix2;
+                    let view =
+                        ndarray::ArrayViewMut2::from_shape((n, n), &mut y_out[dst..dst + npix2])
+                            .map_err(|e| {
+                                DataError::io(
+                                    tp,
+                                    "cannot view ground truth in",
+                                    std::io::Error::other(e.to_string()),
+                                )
+                            })?;
+                    crate::patches::extract_patch_into(&scan_object, px, py, view);
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -35,6 +35,8 @@ pub struct MemmapDataset {
     coords_offsets: Mmap,
     nn_indices: Mmap,
     experiment_id: Mmap,
+    /// Ground-truth patches `(M, C, N, N)` complex64, when every input had some.
+    y: Option<Mmap>,
     probes: Vec<Array2<Complex32>>,
 }
 
@@ -174,6 +176,11 @@ impl MemmapDataset {
             coords_relative: map("coords_relative")?,
             coords_offsets: map("coords_offsets")?,
             nn_indices: map("nn_indices")?,
+            y: if manifest.fields.contains_key("y") {
+                Some(map("y")?)
+            } else {
+                None
+            },
             experiment_id: map("experiment_id")?,
             probes,
             manifest,
@@ -194,6 +201,11 @@ impl MemmapDataset {
     /// The probe of each input file.
     pub fn probes(&self) -> &[Array2<Complex32>] {
         &self.probes
+    }
+
+    /// Whether batches carry ground-truth patches.
+    pub fn has_ground_truth(&self) -> bool {
+        self.y.is_some()
     }
 
     /// All normalised diffraction rows `(M, C, N, N)`, zero-copy from the mapping.
@@ -222,7 +234,8 @@ impl MemmapDataset {
     /// Heap bytes one row occupies in a batch.
     pub fn batch_row_bytes(&self) -> usize {
         let (c, n) = (self.manifest.channels, self.manifest.patch_size);
-        c * n * n * 4 + c * 2 * 4 + 2 * 8 + n * n * 8 + std::mem::size_of::<usize>()
+        let truth = if self.y.is_some() { c * n * n * 8 } else { 0 };
+        c * n * n * 4 + truth + c * 2 * 4 + 2 * 8 + n * n * 8 + std::mem::size_of::<usize>()
     }
 
     /// The largest batch that fits the memory cap.
@@ -338,13 +351,24 @@ impl BatchSource for MemmapDataset {
         let probe = Array3::from_shape_fn((b, n, n), |(k, r, col)| {
             self.probes[exp[indices[k]] as usize][[r, col]]
         });
+        let y = self.y.as_ref().map(|m| {
+            let all: &[Complex32] = view(m);
+            let rows = ndarray::ArrayView4::from_shape((m_rows(all.len(), c, n), c, n, n), all);
+            rows.map(|r| r.select(Axis(0), indices))
+                .unwrap_or_else(|_| Array4::zeros((0, c, n, n)))
+        });
         Ok(TrainingBatch {
             indices: indices.to_vec(),
             diffraction,
             coords_relative,
             coords_offsets,
             probe,
-            y: None,
+            y,
         })
     }
+}
+
+/// Rows of a flat `(M, C, N, N)` buffer of `len` elements.
+fn m_rows(len: usize, c: usize, n: usize) -> usize {
+    len / (c * n * n).max(1)
 }

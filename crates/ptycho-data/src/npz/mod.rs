@@ -365,6 +365,56 @@ impl NpzReader {
     }
 }
 
+impl NpzReader {
+    /// Streams a complex member element by element in stored order, as complex64.
+    pub fn stream_c64(
+        &mut self,
+        name: &str,
+        mut f: impl FnMut(usize, Complex32) -> Result<()>,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let npy = self
+            .archive
+            .by_name(name)
+            .map_err(|e| format_error(&path, name, e))?
+            .ok_or_else(|| DataError::MissingKey {
+                file: path.clone(),
+                key: name.to_string(),
+                hint: "a complex array".to_string(),
+            })?;
+        let dtype = npy.dtype();
+        match &dtype {
+            DType::Plain(ts) if ts.type_char() == TypeChar::Complex && ts.size_field() == 8 => {
+                let reader = npy
+                    .data::<Complex32>()
+                    .map_err(|e| format_error(&path, name, e))?;
+                for (k, v) in reader.enumerate() {
+                    f(k, v.map_err(|e| format_error(&path, name, e))?)?;
+                }
+            }
+            DType::Plain(ts) if ts.type_char() == TypeChar::Complex && ts.size_field() == 16 => {
+                let reader = npy
+                    .data::<Complex64>()
+                    .map_err(|e| format_error(&path, name, e))?;
+                for (k, v) in reader.enumerate() {
+                    let v = v.map_err(|e| format_error(&path, name, e))?;
+                    f(k, Complex32::new(v.re as f32, v.im as f32))?;
+                }
+            }
+            _ => {
+                return Err(DataError::invalid(
+                    &path,
+                    name,
+                    Problem::DType,
+                    "a complex64 array",
+                    dtype_name(&dtype),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn widen<T: Into<i64>>(v: Vec<T>) -> ArrayData {
     ArrayData::Int(v.into_iter().map(Into::into).collect())
 }
