@@ -12,6 +12,7 @@
 
 mod build;
 pub mod manifest;
+mod truth;
 
 use std::path::{Path, PathBuf};
 
