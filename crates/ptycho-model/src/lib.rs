@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod data_source;
 pub mod error;
 pub mod flops;
 pub mod generator;
@@ -16,6 +17,7 @@ pub mod spec;
 pub mod train;
 
 pub use batch::{DeviceBatch, GroupBatch, GroupSource, InMemoryGroups};
+pub use data_source::DataGroups;
 pub use error::ModelError;
 pub use generator::Generator;
 pub use model::{Pinn, PinnOutput};

@@ -45,7 +45,8 @@ impl FromStr for AmpActivation {
 /// Shape and options of the `cnn` generator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GeneratorSpec {
-    /// Patch / detector side in pixels: 64, 128 or 256.
+    /// Patch / detector side in pixels: 64, 128 or 256 (upstream), or 32 (an extension of the
+    /// same ladder for small test data: encoder 64, 128 · nfs, decoder 32 · nfs).
     #[serde(rename = "N")]
     pub n: usize,
     /// Group side; the network sees `gridsize²` patterns per group.
@@ -79,8 +80,8 @@ impl Default for GeneratorSpec {
 impl GeneratorSpec {
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<(), ModelError> {
-        if !matches!(self.n, 64 | 128 | 256) {
-            return Err(ModelError::setting("N", "64, 128 or 256", self.n));
+        if !matches!(self.n, 32 | 64 | 128 | 256) {
+            return Err(ModelError::setting("N", "32, 64, 128 or 256", self.n));
         }
         if self.gridsize == 0 {
             return Err(ModelError::setting("gridsize", "a positive integer", 0));

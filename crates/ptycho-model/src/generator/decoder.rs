@@ -41,6 +41,7 @@ impl HeadActivation {
 /// Decoder filter ladder for side `n` (upstream `create_decoder_base`).
 pub fn decoder_filters(n: usize, nfs: usize) -> Vec<usize> {
     let base: &[usize] = match n {
+        32 => &[32],
         64 => &[64, 32],
         128 => &[128, 64, 32],
         _ => &[256, 128, 64, 32],

@@ -18,6 +18,7 @@ use crate::spec::GeneratorSpec;
 /// Encoder filter ladder for side `n` (upstream `create_encoder`).
 pub fn encoder_filters(n: usize, nfs: usize) -> Vec<usize> {
     let base: &[usize] = match n {
+        32 => &[64, 128],
         64 => &[32, 64, 128],
         128 => &[16, 32, 64, 128],
         _ => &[8, 16, 32, 64, 128],

@@ -92,6 +92,17 @@ fn unpadded_head_and_n256_counts_follow_the_layer_list() {
     let expected: usize = enc.iter().map(|&(i, o)| conv(i, o)).sum::<usize>()
         + 2 * dec.iter().map(|&(i, o)| conv(i, o)).sum::<usize>();
     assert_eq!(count(&s), expected);
+    // N=32 extension, nfs=1: encoder 64, 128 (to 8×8), decoder 32 (to 16×16), L1 28 → 1,
+    // border head 4 → 64 → 64, 64 → 1.
+    let s = GeneratorSpec {
+        n_filters_scale: 1,
+        ..spec(32, 1, true, true)
+    };
+    let enc = [(1, 64), (64, 64), (64, 128), (128, 128)];
+    let dec = [(128, 32), (32, 32), (28, 1), (4, 64), (64, 64), (64, 1)];
+    let expected: usize = enc.iter().map(|&(i, o)| conv(i, o)).sum::<usize>()
+        + 2 * dec.iter().map(|&(i, o)| conv(i, o)).sum::<usize>();
+    assert_eq!(count(&s), expected);
 }
 
 #[test]
@@ -164,7 +175,7 @@ fn invalid_specs_name_the_field() {
     let err = Generator::new(&spec(96, 1, true, true), 0, &Device::flex()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "invalid model setting `N`: expected 64, 128 or 256, found 96"
+        "invalid model setting `N`: expected 32, 64, 128 or 256, found 96"
     );
     let mut s = spec(64, 1, true, true);
     s.n_filters_scale = 0;
