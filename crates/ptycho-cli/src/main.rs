@@ -4,8 +4,11 @@
 //! own module (`config_cmd`, ...). Errors are printed as one line, `error: <what>: <why>`.
 
 mod config_cmd;
+mod demo;
+mod infer;
 mod inspect;
 mod simulate;
+mod train;
 
 use std::process::ExitCode;
 
@@ -28,6 +31,12 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Describe an NPZ dataset and say exactly what is wrong with it (non-zero exit if invalid)
     Inspect(inspect::InspectArgs),
+    /// Train a model on a canonical NPZ and save the bundle (wts.h5.zip)
+    Train(Box<train::TrainArgs>),
+    /// Reconstruct a scan with a saved bundle (no model flags: the bundle carries them)
+    Infer(infer::InferArgs),
+    /// Simulate the built-in dataset, train, save, reload, reconstruct, write images and metrics
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +45,9 @@ fn main() -> ExitCode {
         Command::Config(command) => config_cmd::run(command),
         Command::Simulate(args) => simulate::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Train(args) => train::run(*args),
+        Command::Infer(args) => infer::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

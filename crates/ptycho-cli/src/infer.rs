@@ -1,0 +1,121 @@
+//! `ptycho infer`: reconstruct a scan with a saved bundle. The bundle carries the exact training
+//! config, so no model flags exist; outputs are the amplitude and phase PNGs, the complex
+//! object NPZ with metadata, and metrics JSON when the data has a ground-truth object.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use ptycho_data::ScanData;
+use ptycho_workflows::{DataInput, InferenceModel, ensure_container, reconstruct_and_write};
+
+use crate::train::{check_accelerator, deprecated, npz_in};
+
+/// Arguments of `ptycho infer`.
+#[derive(Debug, clap::Args)]
+pub struct InferArgs {
+    /// The model: a directory holding wts.h5.zip, the archive itself, or <dir>/wts.h5
+    #[arg(long)]
+    pub model_path: Option<PathBuf>,
+    /// Data to reconstruct (canonical NPZ)
+    #[arg(long)]
+    pub test_data_file: Option<PathBuf>,
+    /// Output directory for images, object NPZ and metrics
+    #[arg(long)]
+    pub output_dir: Option<PathBuf>,
+    /// Groups to reconstruct (default: every scan position for gridsize 1, else the bundle's n_groups)
+    #[arg(long)]
+    pub n_groups: Option<usize>,
+    /// Stitch crop M (default min(20, N/2))
+    #[arg(long)]
+    pub stitch_crop: Option<usize>,
+    /// Compute device: cpu or auto
+    #[arg(long)]
+    pub accelerator: Option<String>,
+    /// Deprecated: use --model-path
+    #[arg(long = "checkpoint", hide = true)]
+    pub checkpoint: Option<PathBuf>,
+    /// Deprecated: use --test-data-file
+    #[arg(long = "data_dir", hide = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Deprecated: use --output-dir
+    #[arg(long = "output_dir", hide = true)]
+    pub legacy_output_dir: Option<PathBuf>,
+    /// Deprecated: use --accelerator
+    #[arg(long = "device", hide = true)]
+    pub device: Option<String>,
+}
+
+/// Runs `ptycho infer`.
+pub fn run(args: InferArgs) -> anyhow::Result<()> {
+    let model_path = match (&args.model_path, &args.checkpoint) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => {
+            deprecated("--checkpoint", "--model-path");
+            p.clone()
+        }
+        (None, None) => bail!("--model-path: expected a bundle or its directory, found none"),
+    };
+    let data_file = match (&args.test_data_file, &args.data_dir) {
+        (Some(f), _) => f.clone(),
+        (None, Some(d)) => {
+            deprecated("--data_dir", "--test-data-file");
+            npz_in(d)?
+        }
+        (None, None) => bail!("--test-data-file: expected an NPZ to reconstruct, found none"),
+    };
+    let output_dir = match (&args.output_dir, &args.legacy_output_dir) {
+        (Some(d), _) => d.clone(),
+        (None, Some(d)) => {
+            deprecated("--output_dir", "--output-dir");
+            d.clone()
+        }
+        (None, None) => PathBuf::from("inference_outputs"),
+    };
+    let accelerator = args.accelerator.clone().or_else(|| {
+        args.device
+            .clone()
+            .inspect(|_| deprecated("--device", "--accelerator"))
+    });
+    check_accelerator(accelerator.as_deref())?;
+
+    let (model, bundle) = InferenceModel::load(&model_path)
+        .with_context(|| format!("cannot load the model {}", model_path.display()))?;
+    let scan = ScanData::load(&data_file)
+        .with_context(|| format!("cannot load test data {}", data_file.display()))?
+        .data;
+    let mut config = model.config().clone();
+    config.n_groups = match (args.n_groups, config.model.gridsize) {
+        (Some(n), _) => n,
+        (None, 1) => scan.n_positions(),
+        (None, _) => config.n_groups,
+    };
+    let container = ensure_container(DataInput::Raw(scan), &config)
+        .with_context(|| format!("cannot prepare {}", data_file.display()))?;
+    let result = reconstruct_and_write(
+        &model,
+        &container,
+        &output_dir,
+        args.stitch_crop,
+        Some(&bundle.path),
+        Some(&data_file),
+    )
+    .context("reconstruction failed")?;
+    let (h, w) = result.object.object.dim();
+    println!(
+        "reconstructed {} group(s) (N {}, gridsize {}) into a {h}x{w} object with the model {}",
+        result.reconstruction.patches.shape()[0],
+        config.model.N,
+        config.model.gridsize,
+        bundle.path.display()
+    );
+    if let Some(m) = &result.metrics {
+        println!(
+            "amplitude: MAE {:.4}, PSNR {:.2} dB, SSIM {:.3}",
+            m.metrics.mae.amplitude, m.metrics.psnr_r255_db.amplitude, m.metrics.ssim.amplitude
+        );
+    }
+    for f in &result.files {
+        println!("wrote {}", f.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! `ensure_container`: every kind of training input (an NPZ path, a loaded scan, grouped data
+//! or a ready container) normalised to the one container the model trains on, and the adapter
+//! that lets the training loop read that container batch by batch.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use num_complex::Complex32;
+use ptycho_config::TrainingConfig;
+use ptycho_data::{
+    BatchSource, GroupedData, GroupingParams, LoadOptions, PtychoDataContainer, ScanData,
+    generate_grouped_data, prepare_training_data,
+};
+use ptycho_model::{GroupBatch, GroupSource, ModelError};
+
+use crate::error::{Result, WorkflowError};
+
+/// What a workflow accepts as data (upstream `_ensure_container`'s input types).
+#[derive(Debug, Clone)]
+pub enum DataInput {
+    /// A canonical NPZ file: loaded, subsampled and grouped as the config says.
+    Npz(PathBuf),
+    /// A loaded scan (upstream `RawData`): grouped as the config says.
+    Raw(ScanData),
+    /// Already grouped data and the probe of its scan.
+    Grouped {
+        /// The grouped set.
+        grouped: GroupedData,
+        /// The probe, `(N, N)`.
+        probe: Array2<Complex32>,
+    },
+    /// A ready container, used as it is.
+    Container(PtychoDataContainer),
+}
+
+impl DataInput {
+    /// Short name of the input kind, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DataInput::Npz(_) => "npz path",
+            DataInput::Raw(_) => "raw data",
+            DataInput::Grouped { .. } => "grouped data",
+            DataInput::Container(_) => "container",
+        }
+    }
+}
+
+impl From<PathBuf> for DataInput {
+    fn from(path: PathBuf) -> Self {
+        DataInput::Npz(path)
+    }
+}
+
+impl From<&Path> for DataInput {
+    fn from(path: &Path) -> Self {
+        DataInput::Npz(path.to_path_buf())
+    }
+}
+
+impl From<ScanData> for DataInput {
+    fn from(scan: ScanData) -> Self {
+        DataInput::Raw(scan)
+    }
+}
+
+impl From<PtychoDataContainer> for DataInput {
+    fn from(container: PtychoDataContainer) -> Self {
+        DataInput::Container(container)
+    }
+}
+
+/// Turns any [`DataInput`] into the container for `config` (its `N`, `gridsize`, `n_groups`,
+/// `nphotons` and seeds). A container or grouped set whose layout differs from the config is
+/// refused rather than silently trained with the wrong model.
+pub fn ensure_container(input: DataInput, config: &TrainingConfig) -> Result<PtychoDataContainer> {
+    let container = match input {
+        DataInput::Npz(path) => {
+            prepare_training_data(&path, config, &LoadOptions::default())?.container
+        }
+        DataInput::Raw(scan) => {
+            check_layout("raw data patterns", scan.patch_size(), 1, config, false)?;
+            let grouped =
+                generate_grouped_data(&scan, &GroupingParams::from_training_config(config)?)?;
+            PtychoDataContainer::from_grouped(&grouped, &scan.probe, config.nphotons)?
+        }
+        DataInput::Grouped { grouped, probe } => {
+            let n = grouped.x_full.shape()[2];
+            check_layout("grouped data", n, grouped.channels(), config, true)?;
+            PtychoDataContainer::from_grouped(&grouped, &probe, config.nphotons)?
+        }
+        DataInput::Container(container) => container,
+    };
+    check_layout(
+        "container",
+        container.patch_size(),
+        container.channels(),
+        config,
+        true,
+    )?;
+    if container.is_empty() {
+        return Err(WorkflowError::mismatch(
+            "container",
+            "at least one group",
+            "none",
+        ));
+    }
+    Ok(container)
+}
+
+fn check_layout(
+    what: &str,
+    n: usize,
+    channels: usize,
+    config: &TrainingConfig,
+    check_channels: bool,
+) -> Result<()> {
+    let gs = config.model.gridsize;
+    if n != config.model.N {
+        return Err(WorkflowError::mismatch(
+            format!("{what} pattern size"),
+            format!("N = {} (model.N)", config.model.N),
+            format!("N = {n}"),
+        ));
+    }
+    if check_channels && channels != gs * gs {
+        return Err(WorkflowError::mismatch(
+            format!("{what} channels"),
+            format!("{} (gridsize {gs} squared)", gs * gs),
+            channels,
+        ));
+    }
+    Ok(())
+}
+
+/// The container seen by the training loop: normalised amplitudes, `coords_relative` offsets
+/// and, for gridsize 1 with ground truth, the known object for the real-space loss term.
+#[derive(Debug, Clone, Copy)]
+pub struct ContainerGroups<'a> {
+    container: &'a PtychoDataContainer,
+}
+
+impl<'a> ContainerGroups<'a> {
+    /// Borrows `container`.
+    pub fn new(container: &'a PtychoDataContainer) -> Self {
+        Self { container }
+    }
+}
+
+impl GroupSource for ContainerGroups<'_> {
+    fn len(&self) -> usize {
+        self.container.len()
+    }
+
+    fn channels(&self) -> usize {
+        self.container.channels()
+    }
+
+    fn n(&self) -> usize {
+        self.container.patch_size()
+    }
+
+    fn fill(&self, indices: &[usize], out: &mut GroupBatch) -> std::result::Result<(), ModelError> {
+        let batch = self
+            .container
+            .batch(indices)
+            .map_err(|e| ModelError::Source(e.to_string()))?;
+        let (b, c, n) = (indices.len(), self.channels(), self.n());
+        out.groups = b;
+        out.channels = c;
+        out.n = n;
+        out.amplitude.clear();
+        out.amplitude.extend(batch.diffraction.iter().copied());
+        // coords_relative is (B, C, 1, 2) with [x, y] last: the model's [dx, dy] order.
+        out.offsets.clear();
+        out.offsets.extend(batch.coords_relative.iter().copied());
+        out.object = match (&batch.y, c, self.container.has_ground_truth) {
+            (Some(y), 1, true) => Some(y.iter().map(|z| (z.re, z.im)).unzip()),
+            _ => None,
+        };
+        Ok(())
+    }
+}

@@ -1,0 +1,180 @@
+//! Inference: the object branch of a trained model (upstream `diffraction_to_obj`), batched,
+//! and whole-field stitching of its output.
+//!
+//! For gridsize 1 each group is one pattern and its object patch is centred on that scan
+//! position. For gridsize > 1 the model merges the group's patches on its canvas and crops
+//! the N×N window centred on the group centroid (upstream `trimmed_obj`), so each group yields
+//! one patch at its centroid (`global_offsets`). Stitching places every patch's central M×M
+//! crop at its position with overlap normalisation.
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use ndarray::Array3;
+use num_complex::Complex32;
+use ptycho_bundle::{LoadOptions, LoadedBundle, ModelRole, TensorMap, load_bundle_with};
+use ptycho_config::TrainingConfig;
+use ptycho_data::{BatchSource, PtychoDataContainer};
+use ptycho_eval::{
+    CanvasAnchor, DEFAULT_STITCH_CROP, PatchWeighting, ScanPosition, StitchGeometry,
+    StitchedObject, Stitcher,
+};
+use ptycho_model::{DeviceBatch, GroupBatch, GroupSource, Physics, Pinn};
+
+use crate::container::ContainerGroups;
+use crate::error::{Result, WorkflowError};
+use crate::weights::{
+    INPUT_SCALE, apply_module_tensors, bundle_schema, model_specs, scalar, stored_probe,
+};
+
+/// Default groups per inference batch.
+pub const DEFAULT_INFERENCE_BATCH: usize = 64;
+
+/// Stitch crop for patches of side `n`: the paper's M = 20, but at most N/2 (the part of the
+/// patch the generator is trained to fill when `probe.big` is off).
+pub fn default_stitch_crop(n: usize) -> usize {
+    DEFAULT_STITCH_CROP.min(n / 2).max(1)
+}
+
+/// A model ready for inference on the CPU device.
+#[derive(Debug, Clone)]
+pub struct InferenceModel {
+    config: TrainingConfig,
+    model: Pinn,
+    physics: Physics,
+    device: Device,
+}
+
+/// Object patches of every group and where they belong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconstruction {
+    /// `(groups, N, N)` complex object patches, each centred on its group centroid.
+    pub patches: Array3<Complex32>,
+    /// Group centroids in object pixels (`x` column, `y` row).
+    pub positions: Vec<ScanPosition>,
+    /// Gridsize of the model that made them.
+    pub gridsize: usize,
+}
+
+impl Reconstruction {
+    /// Patch side `N`.
+    pub fn patch_size(&self) -> usize {
+        self.patches.shape()[1]
+    }
+
+    /// Stitches the central `crop`×`crop` of every patch at its position (uniform weights).
+    pub fn stitch(&self, crop: usize) -> Result<StitchedObject> {
+        let geometry = StitchGeometry::from_positions(
+            self.positions.iter().copied(),
+            self.patch_size(),
+            crop,
+            CanvasAnchor::PixelGrid,
+        )?;
+        let mut stitcher = Stitcher::new(geometry, PatchWeighting::Uniform)?;
+        stitcher.push_batch(self.patches.view(), &self.positions)?;
+        Ok(stitcher.finish())
+    }
+}
+
+impl InferenceModel {
+    /// Builds the model of `config` with the bundle maps' weights (both maps as saved by
+    /// [`crate::TrainedModel::save`]).
+    pub fn from_maps(
+        config: TrainingConfig,
+        inference: &TensorMap,
+        full: &TensorMap,
+    ) -> Result<Self> {
+        let input_scale = scalar(inference, INPUT_SCALE, ModelRole::DiffractionToObj)?;
+        let (generator, physics_spec) = model_specs(&config, input_scale)?;
+        let device = Device::flex();
+        let probe = stored_probe(full, physics_spec.n)?;
+        let physics = Physics::new(
+            &physics_spec,
+            &probe,
+            generator.support_is_centre(),
+            &device,
+        )?;
+        let mut model = Pinn::new(&generator, &physics_spec, 0, &device)?;
+        apply_module_tensors(&mut model, inference)?;
+        Ok(Self {
+            config,
+            model,
+            physics,
+            device,
+        })
+    }
+
+    /// Loads a bundle (a directory holding `wts.h5.zip`, the archive, or upstream's
+    /// `<dir>/wts.h5`): the architecture comes from the bundle's own training config, so no
+    /// model settings are needed. Returns the model and the loaded bundle.
+    pub fn load(path: &Path) -> Result<(Self, LoadedBundle)> {
+        let bundle = load_bundle_with(path, &LoadOptions::default(), bundle_schema)?;
+        let model = Self::from_maps(
+            bundle.config.clone(),
+            bundle.weights(ModelRole::DiffractionToObj),
+            bundle.weights(ModelRole::Autoencoder),
+        )?;
+        Ok((model, bundle))
+    }
+
+    /// The exact training config of the model.
+    pub fn config(&self) -> &TrainingConfig {
+        &self.config
+    }
+
+    /// Trained intensity scale `exp(log_scale)`.
+    pub fn trained_intensity_scale(&self) -> f64 {
+        (self.model.log_scale.val().into_scalar::<f32>() as f64).exp()
+    }
+
+    /// Reconstructs every group of `container`, `batch_size` groups at a time.
+    pub fn reconstruct(
+        &self,
+        container: &PtychoDataContainer,
+        batch_size: usize,
+    ) -> Result<Reconstruction> {
+        let spec = self.physics.spec();
+        let (n, c) = (spec.n, spec.channels());
+        if container.patch_size() != n || container.channels() != c {
+            return Err(WorkflowError::mismatch(
+                "inference data layout (N, channels)",
+                format!("({n}, {c}) as the model was trained"),
+                format!("({}, {})", container.patch_size(), container.channels()),
+            ));
+        }
+        let groups = container.len();
+        let source = ContainerGroups::new(container);
+        let mut patches = Array3::<Complex32>::zeros((groups, n, n));
+        let mut host = GroupBatch::empty(c, n);
+        let all: Vec<usize> = (0..groups).collect();
+        for chunk in all.chunks(batch_size.max(1)) {
+            source.fill(chunk, &mut host)?;
+            // The known object is a training-only input.
+            host.object = None;
+            let batch = DeviceBatch::new(&host, &self.physics, &self.device)?;
+            let object = self.model.predict_object(&self.physics, &batch);
+            let re = object.re.into_data().try_into_vec::<f32>().map_err(|e| {
+                WorkflowError::Weights(format!("cannot read the prediction: {e:?}"))
+            })?;
+            let im = object.im.into_data().try_into_vec::<f32>().map_err(|e| {
+                WorkflowError::Weights(format!("cannot read the prediction: {e:?}"))
+            })?;
+            for (k, &g) in chunk.iter().enumerate() {
+                let mut dst = patches.index_axis_mut(ndarray::Axis(0), g);
+                for (i, value) in dst.iter_mut().enumerate() {
+                    let p = k * n * n + i;
+                    *value = Complex32::new(re[p], im[p]);
+                }
+            }
+        }
+        let offsets = &container.global_offsets;
+        let positions = (0..groups)
+            .map(|g| ScanPosition::from([offsets[[g, 0, 0, 0]], offsets[[g, 0, 0, 1]]]))
+            .collect();
+        Ok(Reconstruction {
+            patches,
+            positions,
+            gridsize: spec.gridsize,
+        })
+    }
+}

@@ -1,0 +1,47 @@
+//! PtychoPINN workflows: everything a program (the `ptycho` CLI, a test, later a Python
+//! binding) needs to go from a scan to a saved model and a reconstruction.
+//!
+//! * [`resolve_config`]: canonical or PyTorch-side config in, canonical config out; PyTorch-side
+//!   configs are bridged automatically and the explicit [`ptycho_config::LegacyParams`] value is
+//!   updated (the CONFIG-001 analog without global state).
+//! * [`ensure_container`]: an NPZ path, a loaded scan (RawData), grouped data or a container,
+//!   normalised to the training container.
+//! * [`train_cdi_model`]: container → burn model → training loop → [`TrainedModel`].
+//! * [`TrainedModel::save`] / [`InferenceModel::load`]: the `wts.h5.zip` bundle with real weights;
+//!   loading restores the exact training config, so inference needs no model settings.
+//! * [`InferenceModel::reconstruct`]: the object branch, batched, gridsize 1 and > 1;
+//!   [`Reconstruction::stitch`]: whole-field stitching.
+//! * [`run_cdi_example`]: train, save, optionally stitch, write images and metrics.
+//!
+//! ```no_run
+//! use ptycho_config::{LegacyParams, TrainingConfig, ModelConfig};
+//! use ptycho_workflows::{DataInput, RunOptions, run_cdi_example};
+//!
+//! let config = TrainingConfig {
+//!     model: ModelConfig { N: 32, ..ModelConfig::default() },
+//!     nepochs: 2,
+//!     n_groups: 64,
+//!     ..TrainingConfig::default()
+//! };
+//! let mut params = LegacyParams::new();
+//! let data = DataInput::from(std::path::PathBuf::from("fixtures/datasets/sim_lines_n32.npz"));
+//! let outcome = run_cdi_example(data, None, config.into(), &mut params, &RunOptions::new("out"))?;
+//! println!("bundle: {}", outcome.bundle_path.display());
+//! # Ok::<(), ptycho_workflows::WorkflowError>(())
+//! ```
+
+pub mod config;
+pub mod container;
+pub mod error;
+pub mod inference;
+pub mod outputs;
+pub mod run;
+pub mod training;
+pub mod weights;
+
+pub use config::{ConfigInput, ResolvedConfig, resolve_config};
+pub use container::{ContainerGroups, DataInput, ensure_container};
+pub use error::{Result, WorkflowError};
+pub use inference::{DEFAULT_INFERENCE_BATCH, InferenceModel, Reconstruction, default_stitch_crop};
+pub use run::{RunOptions, RunOutcome, StitchResult, reconstruct_and_write, run_cdi_example};
+pub use training::{TrainOptions, TrainResults, TrainedModel, host_probe, train_cdi_model};

@@ -1,0 +1,157 @@
+//! Output files of the workflows, each written atomically (temporary file, then rename):
+//! loss history (CSV and JSON), amplitude and phase PNGs, the complex object as NPZ with its
+//! metadata, and the metrics JSON.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use num_complex::Complex32;
+use ptycho_data::{Compression, NpzWriter};
+use ptycho_eval::export::{write_json, write_png_gray8};
+use ptycho_eval::{
+    PipelineOptions, PipelineReport, ScanPosition, StitchedObject, evaluate_stitched,
+};
+use ptycho_model::TrainingHistory;
+use serde::Serialize;
+
+use crate::error::{Result, WorkflowError};
+
+/// Loss history file names.
+pub const HISTORY_CSV: &str = "loss_history.csv";
+/// Loss history as JSON.
+pub const HISTORY_JSON: &str = "loss_history.json";
+/// Amplitude image.
+pub const AMPLITUDE_PNG: &str = "reconstructed_amplitude.png";
+/// Phase image.
+pub const PHASE_PNG: &str = "reconstructed_phase.png";
+/// Complex object.
+pub const OBJECT_NPZ: &str = "reconstruction.npz";
+/// Metrics against the ground truth.
+pub const METRICS_JSON: &str = "metrics.json";
+
+/// What the reconstruction NPZ records besides the object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReconstructionMetadata {
+    /// Patch side N.
+    #[serde(rename = "N")]
+    pub n: usize,
+    /// Gridsize of the model.
+    pub gridsize: usize,
+    /// Stitch crop M.
+    pub stitch_crop: usize,
+    /// Patches stitched.
+    pub patches: usize,
+    /// Trained intensity scale of the model.
+    pub intensity_scale: f64,
+    /// The bundle the reconstruction came from, if any.
+    pub model_path: Option<PathBuf>,
+    /// The data file reconstructed, if any.
+    pub data_file: Option<PathBuf>,
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> WorkflowError + '_ {
+    move |source| WorkflowError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let err = io_error(path);
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(&err)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(&err)?;
+    tmp.write_all(bytes).map_err(&err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+/// Writes the loss history as CSV (`epoch,loss,val_loss,learning_rate,log_scale,seconds`) and
+/// JSON into `dir`; returns both paths.
+pub fn write_history(dir: &Path, history: &TrainingHistory) -> Result<(PathBuf, PathBuf)> {
+    let mut csv = String::from("epoch,loss,val_loss,learning_rate,log_scale,seconds\n");
+    for e in &history.epochs {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            e.epoch,
+            e.loss,
+            e.val_loss.map(|v| v.to_string()).unwrap_or_default(),
+            e.learning_rate,
+            e.log_scale,
+            e.seconds
+        ));
+    }
+    let csv_path = dir.join(HISTORY_CSV);
+    write_atomically(&csv_path, csv.as_bytes())?;
+    let json_path = dir.join(HISTORY_JSON);
+    history.write_json(&json_path)?;
+    Ok((csv_path, json_path))
+}
+
+/// Writes amplitude and phase PNGs and the complex object NPZ (`object` complex64 `(H, W)`,
+/// `amplitude`, `phase`, `weight` f32, `origin_xy` f64 `[2]`, `metadata_json` u8 bytes).
+pub fn write_reconstruction(
+    dir: &Path,
+    stitched: &StitchedObject,
+    metadata: &ReconstructionMetadata,
+) -> Result<Vec<PathBuf>> {
+    let amplitude = stitched.amplitude();
+    let phase = stitched.phase();
+    let amp_path = dir.join(AMPLITUDE_PNG);
+    let phase_path = dir.join(PHASE_PNG);
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    write_png_gray8(&amp_path, amplitude.view(), None)?;
+    write_png_gray8(
+        &phase_path,
+        phase.view(),
+        Some((-std::f32::consts::PI, std::f32::consts::PI)),
+    )?;
+    let npz_path = dir.join(OBJECT_NPZ);
+    let (h, w) = stitched.object.dim();
+    let mut npz = NpzWriter::create(&npz_path, Compression::Deflated)?;
+    npz.add("object", &[h, w], &row_major(&stitched.object))?;
+    npz.add("amplitude", &[h, w], &row_major(&amplitude))?;
+    npz.add("phase", &[h, w], &row_major(&phase))?;
+    npz.add("weight", &[h, w], &row_major(&stitched.weight))?;
+    npz.add("origin_xy", &[2], &[stitched.origin.x, stitched.origin.y])?;
+    let meta = serde_json::to_vec(metadata).map_err(|e| io_error(&npz_path)(e.into()))?;
+    npz.add("metadata_json", &[meta.len()], &meta)?;
+    npz.finish()?;
+    Ok(vec![amp_path, phase_path, npz_path])
+}
+
+/// Row-major values of `a`, whatever its memory layout.
+fn row_major<T: Clone>(a: &Array2<T>) -> Vec<T> {
+    a.iter().cloned().collect()
+}
+
+/// Aligns the stitched object with the ground truth and computes the paper's metrics.
+pub fn evaluate(
+    stitched: &StitchedObject,
+    truth: &Array2<Complex32>,
+    positions: &[ScanPosition],
+    stitch_crop: usize,
+) -> Result<PipelineReport> {
+    let options = PipelineOptions {
+        stitch_crop,
+        ..PipelineOptions::default()
+    };
+    Ok(evaluate_stitched(
+        stitched,
+        truth.view(),
+        positions,
+        &options,
+    )?)
+}
+
+/// Writes the metrics report as JSON into `dir`.
+pub fn write_metrics(dir: &Path, report: &PipelineReport) -> Result<PathBuf> {
+    let path = dir.join(METRICS_JSON);
+    write_json(&path, report)?;
+    Ok(path)
+}

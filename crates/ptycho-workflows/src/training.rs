@@ -1,0 +1,163 @@
+//! `train_cdi_model`: data → container → model built from the config → burn training loop,
+//! returning the trained model with everything needed to save it or run inference.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use ptycho_bundle::{
+    BundleContents, LoadOptions, ModelRole, SaveOptions, load_bundle_with, save_bundle,
+};
+use ptycho_config::TrainingConfig;
+use ptycho_data::PtychoDataContainer;
+use ptycho_model::{
+    GeneratorSpec, HostProbe, Physics, PhysicsSpec, Pinn, TrainingHistory, TrainingSpec, train,
+};
+
+use crate::config::ResolvedConfig;
+use crate::container::{ContainerGroups, DataInput, ensure_container};
+use crate::error::{Result, WorkflowError};
+use crate::inference::InferenceModel;
+use crate::weights::{apply_module_tensors, bundle_maps, bundle_schema, model_specs};
+
+/// Options of a training run that are not part of the model's config.
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    /// Draw a progress bar on stderr (also needs `execution.enable_progress_bar`).
+    pub progress: bool,
+    /// Seed of the weight initialisation and shuffling; `None`: `subsample_seed`, else 42.
+    pub seed: Option<u64>,
+    /// Continue from the weights of this bundle (a checkpoint) instead of a fresh model.
+    pub resume: Option<PathBuf>,
+    /// Validation fraction held out at the end; `None`: the loop's default (5 %).
+    pub validation_split: Option<f64>,
+}
+
+/// A trained model with the state needed to save it and to reconstruct with it.
+#[derive(Debug, Clone)]
+pub struct TrainedModel {
+    /// The exact training config.
+    pub config: TrainingConfig,
+    /// The trained module (on the autodiff training device).
+    pub model: Pinn,
+    /// Generator shape.
+    pub generator: GeneratorSpec,
+    /// Physics of the training run (its `intensity_scale` is the input photon scale).
+    pub physics: PhysicsSpec,
+    /// The training probe (before normalisation).
+    pub probe: HostProbe,
+    /// Per-epoch losses.
+    pub history: TrainingHistory,
+}
+
+impl TrainedModel {
+    /// The trained intensity scale `exp(log_scale)` (what the bundle records).
+    pub fn trained_intensity_scale(&self) -> f64 {
+        (self.model.log_scale.val().into_scalar::<f32>() as f64).exp()
+    }
+
+    /// Saves the bundle (`wts.h5.zip`) under `target` (a directory or a `.zip` path) with the
+    /// real weights of this model; returns the archive path.
+    pub fn save(&self, target: &Path) -> Result<PathBuf> {
+        let (inference, full) = bundle_maps(&self.model, &self.physics, &self.probe)?;
+        let contents = BundleContents {
+            config: &self.config,
+            intensity_scale: self.trained_intensity_scale(),
+            diffraction_to_obj: &inference,
+            autoencoder: &full,
+        };
+        let options = SaveOptions::new("flex")
+            .crate_version("ptycho-workflows", env!("CARGO_PKG_VERSION"))
+            .crate_version("burn", "0.22.1");
+        Ok(save_bundle(target, &contents, &options)?)
+    }
+
+    /// The inference model of these weights (object branch only, on the plain CPU device).
+    pub fn inference_model(&self) -> Result<InferenceModel> {
+        let (inference, full) = bundle_maps(&self.model, &self.physics, &self.probe)?;
+        InferenceModel::from_maps(self.config.clone(), &inference, &full)
+    }
+}
+
+/// What [`train_cdi_model`] returns.
+#[derive(Debug, Clone)]
+pub struct TrainResults {
+    /// The trained model.
+    pub trained: TrainedModel,
+    /// The training container.
+    pub train_container: PtychoDataContainer,
+    /// The test container, when test data was given.
+    pub test_container: Option<PtychoDataContainer>,
+}
+
+/// Host probe of a container's complex probe.
+pub fn host_probe(container: &PtychoDataContainer) -> Result<HostProbe> {
+    let n = container.probe.nrows();
+    Ok(HostProbe::new(
+        n,
+        container.probe.iter().map(|z| z.re).collect(),
+        container.probe.iter().map(|z| z.im).collect(),
+    )?)
+}
+
+/// Trains a PtychoPINN model on `train` (and groups `test` with the same config, for later
+/// inference) as `config` says.
+pub fn train_cdi_model(
+    train_data: DataInput,
+    test_data: Option<DataInput>,
+    config: &ResolvedConfig,
+    options: &TrainOptions,
+) -> Result<TrainResults> {
+    let cfg = &config.training;
+    let train_container = ensure_container(train_data, cfg)?;
+    let test_container = test_data.map(|d| ensure_container(d, cfg)).transpose()?;
+    let input_scale = train_container.norm_y_i;
+    let (generator, physics_spec) = model_specs(cfg, input_scale)?;
+    let probe = host_probe(&train_container)?;
+    let device = Device::flex().autodiff();
+    let physics = Physics::new(
+        &physics_spec,
+        &probe,
+        generator.support_is_centre(),
+        &device,
+    )?;
+    let seed = options.seed.or(cfg.subsample_seed).unwrap_or(42);
+    let mut model = Pinn::new(&generator, &physics_spec, seed, &device)?;
+    if let Some(checkpoint) = &options.resume {
+        resume_from(&mut model, checkpoint, cfg)?;
+    }
+    let mut spec = TrainingSpec::from_config(cfg, config.execution.learning_rate)?;
+    spec.seed = seed;
+    spec.progress = options.progress && config.execution.enable_progress_bar;
+    spec.early_stop_patience = Some(config.execution.early_stop_patience.max(1));
+    if let Some(split) = options.validation_split {
+        spec.validation_split = split;
+    }
+    let source = ContainerGroups::new(&train_container);
+    let (model, history) = train(model, &physics, &source, &spec, &device)?;
+    Ok(TrainResults {
+        trained: TrainedModel {
+            config: cfg.clone(),
+            model,
+            generator,
+            physics: physics_spec,
+            probe,
+            history,
+        },
+        train_container,
+        test_container,
+    })
+}
+
+/// Loads the module weights of the bundle `checkpoint` into `model`; the checkpoint's model
+/// config must equal the run's.
+fn resume_from(model: &mut Pinn, checkpoint: &Path, cfg: &TrainingConfig) -> Result<()> {
+    let loaded = load_bundle_with(checkpoint, &LoadOptions::default(), bundle_schema)?;
+    if loaded.config.model != cfg.model {
+        return Err(WorkflowError::mismatch(
+            format!("checkpoint {} model config", loaded.path.display()),
+            format!("{:?}", cfg.model),
+            format!("{:?}", loaded.config.model),
+        ));
+    }
+    apply_module_tensors(model, loaded.weights(ModelRole::Autoencoder))
+}
