@@ -178,3 +178,49 @@ impl InferenceModel {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stitch_crop_is_twenty_at_most_half_the_patch() {
+        assert_eq!(default_stitch_crop(64), 20);
+        assert_eq!(default_stitch_crop(128), 20);
+        assert_eq!(default_stitch_crop(32), 16);
+    }
+
+    #[test]
+    fn stitching_places_an_asymmetric_patch_at_its_position() {
+        // One 8x8 patch whose value encodes (row, col); stitched with crop 4 at (x 10, y 20).
+        let n = 8;
+        let mut patches = Array3::<Complex32>::zeros((1, n, n));
+        for r in 0..n {
+            for c in 0..n {
+                patches[[0, r, c]] = Complex32::new(r as f32, c as f32);
+            }
+        }
+        let rec = Reconstruction {
+            patches,
+            positions: vec![ScanPosition::new(10.0, 20.0)],
+            gridsize: 1,
+        };
+        let stitched = rec.stitch(4).unwrap();
+        // Object pixel (row 20, col 10) is the patch centre (4, 4), whatever the canvas origin.
+        let (r, c) = (
+            (20.0 - stitched.origin.y) as usize,
+            (10.0 - stitched.origin.x) as usize,
+        );
+        let z = stitched.object[[r, c]];
+        assert!(
+            (z.re - 4.0).abs() < 1e-3 && (z.im - 4.0).abs() < 1e-3,
+            "{z}"
+        );
+        // One pixel right in the object is one column right in the patch.
+        let z = stitched.object[[r, c + 1]];
+        assert!(
+            (z.re - 4.0).abs() < 1e-3 && (z.im - 5.0).abs() < 1e-3,
+            "{z}"
+        );
+    }
+}

@@ -155,3 +155,39 @@ pub fn write_metrics(dir: &Path, report: &PipelineReport) -> Result<PathBuf> {
     write_json(&path, report)?;
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ptycho_model::train::EpochRecord;
+
+    #[test]
+    fn history_csv_has_one_row_per_epoch_with_an_empty_missing_val_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = |epoch, loss, val_loss| EpochRecord {
+            epoch,
+            loss,
+            val_loss,
+            learning_rate: 1e-3,
+            log_scale: 2.0,
+            patterns_per_second: 10.0,
+            seconds: 0.5,
+        };
+        let history = TrainingHistory {
+            epochs: vec![record(0, 3.5, Some(4.0)), record(1, -1.25, None)],
+            ..TrainingHistory::default()
+        };
+        let (csv, json) = write_history(dir.path(), &history).unwrap();
+        let text = std::fs::read_to_string(csv).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "epoch,loss,val_loss,learning_rate,log_scale,seconds"
+        );
+        assert_eq!(lines[1], "0,3.5,4,0.001,2,0.5");
+        assert_eq!(lines[2], "1,-1.25,,0.001,2,0.5");
+        let back: TrainingHistory =
+            serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        assert_eq!(back, history);
+    }
+}

@@ -147,3 +147,65 @@ pub fn stored_probe(map: &TensorMap, n: usize) -> Result<HostProbe> {
     };
     Ok(HostProbe::new(n, part(PROBE_RE)?, part(PROBE_IM)?)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ptycho_config::{ModelConfig, TrainingConfig};
+
+    fn config() -> TrainingConfig {
+        TrainingConfig {
+            model: ModelConfig {
+                n_filters_scale: 1,
+                ..ModelConfig::default()
+            },
+            ..TrainingConfig::default()
+        }
+    }
+
+    #[test]
+    fn module_tensors_round_trip_exactly_into_a_fresh_model() {
+        let cfg = config();
+        let (g, p) = model_specs(&cfg, 7.5).unwrap();
+        let device = Device::flex();
+        let source = Pinn::new(&g, &p, 1, &device).unwrap();
+        let mut target = Pinn::new(&g, &p, 2, &device).unwrap();
+        let map = module_tensors(&source).unwrap();
+        assert!(map.get("log_scale").is_some());
+        assert_ne!(module_tensors(&target).unwrap(), map);
+        apply_module_tensors(&mut target, &map).unwrap();
+        assert_eq!(module_tensors(&target).unwrap(), map);
+    }
+
+    #[test]
+    fn bundle_maps_carry_the_physics_state_and_match_the_schema() {
+        let cfg = config();
+        let (g, p) = model_specs(&cfg, 7.5).unwrap();
+        let model = Pinn::new(&g, &p, 1, &Device::flex()).unwrap();
+        let mut probe = HostProbe::default_disk(64);
+        probe.im[5] = 0.25;
+        let (inference, full) = bundle_maps(&model, &p, &probe).unwrap();
+        assert_eq!(
+            scalar(&inference, INPUT_SCALE, ModelRole::DiffractionToObj).unwrap(),
+            7.5
+        );
+        assert!(inference.get(PROBE_RE).is_none());
+        assert_eq!(stored_probe(&full, 64).unwrap(), probe);
+        let schema = bundle_schema(&cfg).unwrap();
+        assert!(schema.diffraction_to_obj.mismatches(&inference).is_empty());
+        assert!(schema.autoencoder.mismatches(&full).is_empty());
+    }
+
+    #[test]
+    fn a_map_missing_a_tensor_is_refused_by_name() {
+        let cfg = config();
+        let (g, p) = model_specs(&cfg, 1.0).unwrap();
+        let mut model = Pinn::new(&g, &p, 1, &Device::flex()).unwrap();
+        let mut map = module_tensors(&model).unwrap();
+        map.remove("log_scale").unwrap();
+        let err = apply_module_tensors(&mut model, &map)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("log_scale"), "{err}");
+    }
+}
