@@ -207,11 +207,44 @@ fn fixture_dataset_matches_manifest_and_regenerates() {
     let again_path = dir.path().join(&manifest.file);
     let again = write_simulated_dataset(&manifest.config, &again_path).unwrap();
     assert_eq!(again.shapes, manifest.shapes);
-    assert_eq!(
-        ScanData::load(&again_path).unwrap().data,
-        loaded.data,
-        "regeneration is exact"
+    // Compared to float precision rather than bit for bit: another build's math or FFT kernels
+    // may differ in the last ulp, which must not fail the check (a Poisson draw may then differ
+    // in a handful of pixels at most).
+    let again = ScanData::load(&again_path).unwrap().data;
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * a.abs().max(b.abs()) + 1e-6;
+    let off = again
+        .diffraction
+        .iter()
+        .zip(loaded.data.diffraction.iter())
+        .filter(|(a, b)| !close(f64::from(**a), f64::from(**b)))
+        .count();
+    assert!(
+        off * 10_000 <= again.diffraction.len(),
+        "{off} diffraction pixels differ"
     );
+    assert_eq!(again.xcoords, loaded.data.xcoords);
+    assert_eq!(again.ycoords, loaded.data.ycoords);
+    for (a, b) in [
+        (
+            again.probe.view().into_dyn(),
+            loaded.data.probe.view().into_dyn(),
+        ),
+        (
+            again.object.as_ref().unwrap().view().into_dyn(),
+            loaded.data.object.as_ref().unwrap().view().into_dyn(),
+        ),
+        (
+            again.y_patches.as_ref().unwrap().view().into_dyn(),
+            loaded.data.y_patches.as_ref().unwrap().view().into_dyn(),
+        ),
+    ] {
+        assert!(
+            a.iter()
+                .zip(b.iter())
+                .all(|(u, v)| close(f64::from(u.re), f64::from(v.re))
+                    && close(f64::from(u.im), f64::from(v.im)))
+        );
+    }
     let sums = std::fs::read_to_string(fixture("SHA256SUMS")).unwrap();
     assert!(
         sums.contains(&format!("{}  datasets/{}", manifest.sha256, manifest.file)),
