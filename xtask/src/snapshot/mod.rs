@@ -9,7 +9,7 @@ pub mod canon;
 pub mod diff;
 mod registry;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
@@ -95,8 +95,8 @@ struct Comparison {
     diff: String,
 }
 
-fn compare(project: &Project, generator: &Generator) -> Result<Comparison> {
-    let (raw, tmp) = generator.generate(project)?;
+fn compare(project: &Project, generator: &Generator, artifacts: &Path) -> Result<Comparison> {
+    let (raw, tmp) = generator.generate(project, artifacts)?;
     let redactions = Redactions::new(&generator.redact, &project.root, Some(tmp.path()));
     let baseline_path = generator.baseline_path(&project.root);
     let baseline = match std::fs::read_to_string(&baseline_path) {
@@ -155,6 +155,15 @@ fn compare(project: &Project, generator: &Generator) -> Result<Comparison> {
     Ok(Comparison { fresh, diff })
 }
 
+/// Where `{bin:..}` and `{example:..}` point, built first when a generator needs them.
+fn artifacts(project: &Project, generators: &[&Generator]) -> Result<PathBuf> {
+    if generators.iter().any(|g| g.uses_artifacts()) {
+        registry::build_artifacts(project)
+    } else {
+        Ok(project.metadata()?.target_directory.join("debug"))
+    }
+}
+
 fn diff_all(project: &Project, generators: &[&Generator]) -> Result<()> {
     if generators.is_empty() {
         println!(
@@ -163,9 +172,10 @@ fn diff_all(project: &Project, generators: &[&Generator]) -> Result<()> {
         );
         return Ok(());
     }
+    let artifacts = artifacts(project, generators)?;
     let mut changed = Vec::new();
     for generator in generators {
-        let comparison = compare(project, generator)?;
+        let comparison = compare(project, generator, &artifacts)?;
         if comparison.diff.is_empty() {
             println!("ok       {} ({})", generator.name, generator.baseline);
         } else {
@@ -195,8 +205,9 @@ fn diff_all(project: &Project, generators: &[&Generator]) -> Result<()> {
 }
 
 fn update_all(project: &Project, generators: &[&Generator]) -> Result<()> {
+    let artifacts = artifacts(project, generators)?;
     for generator in generators {
-        let comparison = compare(project, generator)?;
+        let comparison = compare(project, generator, &artifacts)?;
         let pending = generator.pending_path(&project.root);
         if comparison.diff.is_empty() {
             if pending.exists() {

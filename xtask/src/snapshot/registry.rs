@@ -2,7 +2,11 @@
 //!
 //! A generator is a command run from the workspace root whose output (stdout, a file it
 //! writes, or the archive-tree dump of a zip it writes) is the snapshot. `{cargo}`, `{root}`
-//! and `{tmp}` (a fresh temporary directory per run) are substituted in its arguments.
+//! and `{tmp}` (a fresh temporary directory per run) are substituted in its arguments, and so
+//! are `{bin:NAME}` and `{example:NAME}`: the workspace's binaries and examples, built once by
+//! one `cargo build --workspace --bins --examples` before the generators run. Building the
+//! whole workspace at once keeps cargo's feature unification the same as in the test build, so
+//! the generators reuse its artifacts instead of rebuilding dependencies with other features.
 
 use std::path::{Path, PathBuf};
 
@@ -60,10 +64,15 @@ impl Generator {
 
     /// Runs the generator; returns its raw output and the temporary directory it used (kept
     /// alive so the caller can redact paths under it).
-    pub fn generate(&self, project: &Project) -> Result<(String, tempfile::TempDir)> {
+    pub fn generate(
+        &self,
+        project: &Project,
+        artifacts: &Path,
+    ) -> Result<(String, tempfile::TempDir)> {
         let tmp = tempfile::tempdir().context("creating a temporary directory")?;
         let fill = |arg: &str| {
-            arg.replace("{cargo}", &project.cargo)
+            expand_artifacts(arg, artifacts)
+                .replace("{cargo}", &project.cargo)
                 .replace("{root}", &project.root.display().to_string())
                 .replace("{tmp}", &tmp.path().display().to_string())
         };
@@ -93,6 +102,50 @@ impl Generator {
         };
         Ok((raw, tmp))
     }
+
+    /// Whether the command runs a workspace binary or example.
+    pub fn uses_artifacts(&self) -> bool {
+        self.command
+            .iter()
+            .any(|a| a.contains("{bin:") || a.contains("{example:"))
+    }
+}
+
+/// Replaces `{bin:NAME}` by `<artifacts>/NAME` and `{example:NAME}` by
+/// `<artifacts>/examples/NAME`, where `artifacts` is the dev profile's output directory.
+fn expand_artifacts(arg: &str, artifacts: &Path) -> String {
+    let mut out = String::new();
+    let mut rest = arg;
+    while let Some(start) = rest.find('{') {
+        let (before, tail) = rest.split_at(start);
+        out += before;
+        let Some(end) = tail.find('}') else {
+            out += tail;
+            return out;
+        };
+        let token = &tail[1..end];
+        let path = match token.split_once(':') {
+            Some(("bin", name)) => Some(artifacts.join(name)),
+            Some(("example", name)) => Some(artifacts.join("examples").join(name)),
+            _ => None,
+        };
+        match path {
+            Some(path) => out += &path.display().to_string(),
+            None => out += &tail[..=end],
+        }
+        rest = &tail[end + 1..];
+    }
+    out += rest;
+    out
+}
+
+/// Builds every binary and example of the workspace; returns the dev profile's output directory.
+pub fn build_artifacts(project: &Project) -> Result<PathBuf> {
+    let cargo = &project.cargo;
+    cmd!(project.sh, "{cargo} build --workspace --bins --examples")
+        .run()
+        .context("building the workspace's binaries and examples for the snapshot generators")?;
+    Ok(project.metadata()?.target_directory.join("debug"))
 }
 
 pub fn load(root: &Path) -> Result<Vec<Generator>> {
@@ -122,4 +175,21 @@ pub fn load(root: &Path) -> Result<Vec<Generator>> {
         }
     }
     Ok(registry.snapshots)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifacts_expand_to_the_profile_directory() {
+        let dir = Path::new("/t/debug");
+        assert_eq!(expand_artifacts("{bin:ptycho}", dir), "/t/debug/ptycho");
+        assert_eq!(
+            expand_artifacts("x={example:demo}/y", dir),
+            "x=/t/debug/examples/demo/y"
+        );
+        assert_eq!(expand_artifacts("{tmp}/a {cargo}", dir), "{tmp}/a {cargo}");
+        assert_eq!(expand_artifacts("{unclosed", dir), "{unclosed");
+    }
 }
