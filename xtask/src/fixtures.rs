@@ -116,6 +116,55 @@ fn parse_manifest(root: &Path) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// Problems with the dataset manifests `fixtures/datasets/*.json`: each names its data `file`
+/// (beside it) and that file's `sha256`, as written by the simulator's fixture generator.
+pub fn check_dataset_manifests(root: &Path) -> Result<(usize, Vec<String>)> {
+    let dir = root.join("fixtures/datasets");
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok((0, problems));
+    };
+    let mut manifests: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    manifests.sort();
+    for manifest in manifests {
+        let shown = manifest
+            .strip_prefix(root)
+            .unwrap_or(&manifest)
+            .display()
+            .to_string();
+        let text =
+            std::fs::read_to_string(&manifest).with_context(|| format!("reading {shown}"))?;
+        let value: serde_json::Value = match serde_json::from_str(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(format!(
+                    "{shown} is not valid JSON ({e}); restore it with `git checkout -- {shown}`"
+                ));
+                continue;
+            }
+        };
+        let (Some(file), Some(sum)) = (value["file"].as_str(), value["sha256"].as_str()) else {
+            problems.push(format!(
+                "{shown} must name its data `file` and that file's `sha256`"
+            ));
+            continue;
+        };
+        let data = dir.join(file);
+        match sha256_file(&data) {
+            Ok(found) if found == sum => checked += 1,
+            Ok(found) => problems.push(format!(
+                "fixtures/datasets/{file} has sha256 {found}, but {shown} records {sum}; restore it with `git checkout -- fixtures/datasets/`"
+            )),
+            Err(_) => problems.push(format!("{shown} names fixtures/datasets/{file}, which is missing; restore it with `git checkout -- fixtures/datasets/`")),
+        }
+    }
+    Ok((checked, problems))
+}
+
 /// Every problem with the fixtures, each with the command that fixes it.
 pub fn check(root: &Path) -> Result<Vec<String>> {
     let recorded = parse_manifest(root)?;
@@ -150,6 +199,45 @@ mod tests {
     fn checked_in_fixtures_match_their_manifest() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         assert_eq!(check(root).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn dataset_manifests_are_checked_against_their_data() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let (checked, problems) = check_dataset_manifests(root).unwrap();
+        assert!(
+            checked >= 1 && problems.is_empty(),
+            "{checked} {problems:?}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let datasets = dir.path().join("fixtures/datasets");
+        std::fs::create_dir_all(&datasets).unwrap();
+        std::fs::write(datasets.join("a.npz"), "changed").unwrap();
+        let recorded = format!("{:x}", Sha256::digest(b"original"));
+        std::fs::write(
+            datasets.join("a.json"),
+            format!(r#"{{"file": "a.npz", "sha256": "{recorded}"}}"#),
+        )
+        .unwrap();
+        std::fs::write(
+            datasets.join("b.json"),
+            r#"{"file": "gone.npz", "sha256": "00"}"#,
+        )
+        .unwrap();
+        let (checked, problems) = check_dataset_manifests(dir.path()).unwrap();
+        assert_eq!(checked, 0);
+        assert!(
+            problems[0].contains("fixtures/datasets/a.npz has sha256")
+                && problems[0].contains(&recorded),
+            "{}",
+            problems[0]
+        );
+        assert!(
+            problems[1].contains("gone.npz, which is missing"),
+            "{}",
+            problems[1]
+        );
     }
 
     #[test]

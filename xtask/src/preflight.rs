@@ -63,6 +63,7 @@ pub fn run(project: &Project, _args: Args) -> Result<()> {
         nextest(project),
         selector_map(project),
         fixtures(project),
+        datasets(project),
         reports_writable(project),
         disk(project),
         gpu(project),
@@ -243,6 +244,29 @@ fn fixtures(project: &Project) -> Row {
             Status::Fail,
             format!("{e:#}"),
             "git checkout -- fixtures/SHA256SUMS",
+        ),
+    }
+}
+
+fn datasets(project: &Project) -> Row {
+    match crate::fixtures::check_dataset_manifests(&project.root) {
+        Ok((checked, problems)) if problems.is_empty() => row(
+            "datasets",
+            Status::Ok,
+            format!("{checked} dataset manifest(s) match their data"),
+            "",
+        ),
+        Ok((_, problems)) => row(
+            "datasets",
+            Status::Fail,
+            format!("{} problem(s): {}", problems.len(), problems[0]),
+            "git checkout -- fixtures/datasets/",
+        ),
+        Err(e) => row(
+            "datasets",
+            Status::Fail,
+            format!("{e:#}"),
+            "git checkout -- fixtures/datasets/",
         ),
     }
 }

@@ -559,6 +559,7 @@ fn preflight_prints_the_table_and_fails_on_a_changed_fixture() {
         "cargo-nextest",
         "selector map",
         "fixtures",
+        "datasets",
         "report folder",
         "free disk",
         "GPU runtime",
