@@ -10,6 +10,7 @@ use xshell::cmd;
 
 use crate::junit::{self, CaseStatus};
 use crate::project::{Project, ROOT_PACKAGE};
+use crate::selector_map::SelectorMap;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
@@ -41,6 +42,8 @@ fn group<T>(name: &str, body: impl FnOnce() -> Result<T>) -> (Result<T>, f64) {
 pub fn run(project: &Project, _args: Args) -> Result<()> {
     let cargo = &project.cargo;
     let sh = &project.sh;
+    // The same environment overrides as every other harness run, from the selector map.
+    let map = SelectorMap::load(&project.root)?;
     let mut steps = Vec::new();
     let mut passed = 0;
     let mut failed = 0;
@@ -99,10 +102,7 @@ pub fn run(project: &Project, _args: Args) -> Result<()> {
                 sh,
                 "{cargo} nextest run --workspace --locked --profile ci -E {filter}"
             )
-            .envs([
-                ("CUDA_VISIBLE_DEVICES", ""),
-                ("MLFLOW_TRACKING_URI", "memory"),
-            ])
+            .envs(map.env(false))
             .run();
             if report.exists() {
                 let cases = junit::read_cases(&report)?;
