@@ -52,10 +52,13 @@ pub struct NpyArray {
     pub data: ArrayData,
 }
 
+/// An archive member being read as `.npy`.
+type NpyMember<'a> = npyz::NpyFile<zip::read::ZipFile<'a, BufReader<File>>>;
+
 /// Reads members of one `.npz` file.
 pub struct NpzReader {
     path: PathBuf,
-    archive: npyz::npz::NpzArchive<BufReader<File>>,
+    archive: zip::ZipArchive<BufReader<File>>,
     names: Vec<String>,
 }
 
@@ -111,11 +114,23 @@ fn fortran_to_c<T: Clone>(data: Vec<T>, shape: &[usize]) -> std::result::Result<
 }
 
 impl NpzReader {
+    /// The `.npy` member `name`, header parsed; `None` when the archive has no such member.
+    fn member(&mut self, name: &str) -> Result<Option<NpyMember<'_>>> {
+        let file = match self.archive.by_name(&format!("{name}.npy")) {
+            Ok(file) => file,
+            Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+            Err(e) => return Err(format_error(&self.path, name, e)),
+        };
+        npyz::NpyFile::new(file)
+            .map(Some)
+            .map_err(|e| format_error(&self.path, name, e))
+    }
+
     /// Opens an archive and lists its members.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let file = File::open(&path).map_err(|e| DataError::io(&path, "cannot open", e))?;
-        let archive = npyz::npz::NpzArchive::new(BufReader::new(file)).map_err(|e| {
+        let archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| {
             DataError::invalid(
                 &path,
                 "(archive)",
@@ -124,7 +139,22 @@ impl NpzReader {
                 e.to_string(),
             )
         })?;
-        let mut names: Vec<String> = archive.array_names().map(str::to_string).collect();
+        // numpy names member `x` of `np.savez(..., x=...)` `x.npy`; other members are not arrays.
+        let mut names = Vec::new();
+        for name in archive.file_names() {
+            let name = name.map_err(|e| {
+                DataError::invalid(
+                    &path,
+                    "(archive)",
+                    Problem::Format,
+                    "member names in utf-8",
+                    e.to_string(),
+                )
+            })?;
+            if let Some(array) = name.strip_suffix(".npy") {
+                names.push(array.to_string());
+            }
+        }
         names.sort();
         Ok(NpzReader {
             path,
@@ -150,12 +180,7 @@ impl NpzReader {
 
     /// Reads the shape and dtype of a member without its data; `None` when absent.
     pub fn header(&mut self, name: &str) -> Result<Option<ArrayHeader>> {
-        let path = self.path.clone();
-        let Some(npy) = self
-            .archive
-            .by_name(name)
-            .map_err(|e| format_error(&path, name, e))?
-        else {
+        let Some(npy) = self.member(name)? else {
             return Ok(None);
         };
         Ok(Some(ArrayHeader {
@@ -168,11 +193,7 @@ impl NpzReader {
     /// Reads a member in C order; `None` when absent.
     pub fn read(&mut self, name: &str) -> Result<Option<NpyArray>> {
         let path = self.path.clone();
-        let Some(npy) = self
-            .archive
-            .by_name(name)
-            .map_err(|e| format_error(&path, name, e))?
-        else {
+        let Some(npy) = self.member(name)? else {
             return Ok(None);
         };
         let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
@@ -313,15 +334,11 @@ impl NpzReader {
         mut f: impl FnMut(usize, f32) -> Result<()>,
     ) -> Result<()> {
         let path = self.path.clone();
-        let npy = self
-            .archive
-            .by_name(name)
-            .map_err(|e| format_error(&path, name, e))?
-            .ok_or_else(|| DataError::MissingKey {
-                file: path.clone(),
-                key: name.to_string(),
-                hint: "a numeric array".to_string(),
-            })?;
+        let npy = self.member(name)?.ok_or_else(|| DataError::MissingKey {
+            file: path.clone(),
+            key: name.to_string(),
+            hint: "a numeric array".to_string(),
+        })?;
         let dtype = npy.dtype();
         let DType::Plain(ts) = &dtype else {
             return Err(DataError::invalid(
@@ -373,15 +390,11 @@ impl NpzReader {
         mut f: impl FnMut(usize, Complex32) -> Result<()>,
     ) -> Result<()> {
         let path = self.path.clone();
-        let npy = self
-            .archive
-            .by_name(name)
-            .map_err(|e| format_error(&path, name, e))?
-            .ok_or_else(|| DataError::MissingKey {
-                file: path.clone(),
-                key: name.to_string(),
-                hint: "a complex array".to_string(),
-            })?;
+        let npy = self.member(name)?.ok_or_else(|| DataError::MissingKey {
+            file: path.clone(),
+            key: name.to_string(),
+            hint: "a complex array".to_string(),
+        })?;
         let dtype = npy.dtype();
         match &dtype {
             DType::Plain(ts) if ts.type_char() == TypeChar::Complex && ts.size_field() == 8 => {

@@ -38,7 +38,7 @@ impl NpzElement for Complex64 {}
 /// target untouched.
 pub struct NpzWriter {
     path: PathBuf,
-    inner: npyz::npz::NpzWriter<BufWriter<tempfile::NamedTempFile>>,
+    inner: zip::ZipWriter<BufWriter<tempfile::NamedTempFile>>,
     compression: Compression,
 }
 
@@ -62,7 +62,7 @@ impl NpzWriter {
         let tmp = tempfile::NamedTempFile::new_in(&dir)
             .map_err(|e| DataError::io(&path, "cannot create a temporary file next to", e))?;
         Ok(NpzWriter {
-            inner: npyz::npz::NpzWriter::new(BufWriter::new(tmp)),
+            inner: zip::ZipWriter::new(BufWriter::new(tmp)),
             path,
             compression,
         })
@@ -83,7 +83,7 @@ impl NpzWriter {
             Compression::Stored => zip::CompressionMethod::Stored,
             Compression::Deflated => zip::CompressionMethod::Deflated,
         };
-        let options = zip::write::FileOptions::default()
+        let options = zip::write::SimpleFileOptions::default()
             .compression_method(method)
             // A fixed timestamp makes identical arrays give identical files.
             .last_modified_time(zip::DateTime::default())
@@ -91,12 +91,13 @@ impl NpzWriter {
         let path = self.path.clone();
         let err = |e: std::io::Error| DataError::io(&path, "cannot write", e);
         let shape_u64: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
-        let mut w = self
-            .inner
-            .array::<T>(name, options)
-            .map_err(err)?
+        self.inner
+            .start_file(format!("{name}.npy"), options)
+            .map_err(|e| err(std::io::Error::other(e)))?;
+        let mut w = npyz::WriteOptions::<T>::new()
             .default_dtype()
             .shape(&shape_u64)
+            .writer(&mut self.inner)
             .begin_nd()
             .map_err(err)?;
         w.extend(data.iter().copied()).map_err(err)?;
@@ -104,11 +105,10 @@ impl NpzWriter {
     }
 
     /// Finishes the archive and renames it onto the target path.
-    pub fn finish(mut self) -> Result<()> {
+    pub fn finish(self) -> Result<()> {
         let path = self.path.clone();
         let buf = self
             .inner
-            .zip_writer()
             .finish()
             .map_err(|e| DataError::io(&path, "cannot finish", std::io::Error::other(e)))?;
         let mut tmp = buf
