@@ -7,6 +7,7 @@ mod config_cmd;
 mod demo;
 mod infer;
 mod inspect;
+mod lines_bench;
 mod simulate;
 mod train;
 
@@ -37,6 +38,8 @@ enum Command {
     Infer(infer::InferArgs),
     /// Simulate the built-in dataset, train, save, reload, reconstruct, write images and metrics
     Demo(demo::DemoArgs),
+    /// Run the 2023 paper's lines benchmark (gridsize 1 or 2) and compare with its numbers
+    LinesBenchmark(lines_bench::LinesBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(*args),
         Command::Infer(args) => infer::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::LinesBenchmark(args) => lines_bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

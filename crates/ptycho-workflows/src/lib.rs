@@ -34,6 +34,8 @@ pub mod config;
 pub mod container;
 pub mod error;
 pub mod inference;
+pub mod lines;
+pub mod lines_run;
 pub mod outputs;
 pub mod run;
 pub mod training;

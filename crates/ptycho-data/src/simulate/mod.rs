@@ -8,6 +8,7 @@
 //! that order (no numpy parity is needed here; the same seed gives the same file).
 
 pub mod fixture;
+pub mod nested;
 pub mod objects;
 
 use std::path::{Path, PathBuf};
