@@ -58,7 +58,17 @@ pub fn member_shapes(scan: &ScanData) -> BTreeMap<String, Vec<usize>> {
 
 /// Simulates, writes `npz_path` (compressed) and its manifest `<stem>.json`; returns the manifest.
 pub fn write_simulated_dataset(cfg: &SimulationConfig, npz_path: &Path) -> Result<DatasetManifest> {
-    let scan = simulate(cfg)?;
+    write_dataset_with_manifest(&simulate(cfg)?, cfg, npz_path)
+}
+
+/// Writes a scan simulated with `cfg` to `npz_path` (compressed) and its manifest `<stem>.json`;
+/// returns the manifest. The caller may have dropped members first (e.g. `Y`, which follows from
+/// `objectGuess` and the coordinates); the manifest's shapes list what was written.
+pub fn write_dataset_with_manifest(
+    scan: &ScanData,
+    cfg: &SimulationConfig,
+    npz_path: &Path,
+) -> Result<DatasetManifest> {
     scan.save(npz_path, Compression::Deflated)?;
     let (sha256, _) = crate::memmap::manifest::sha256_file(npz_path)?;
     let manifest = DatasetManifest {
@@ -70,7 +80,7 @@ pub fn write_simulated_dataset(cfg: &SimulationConfig, npz_path: &Path) -> Resul
             .unwrap_or_default(),
         config: cfg.clone(),
         sha256,
-        shapes: member_shapes(&scan),
+        shapes: member_shapes(scan),
     };
     let json_path = npz_path.with_extension("json");
     let text = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";
