@@ -14,7 +14,7 @@ use ptycho_workflows::lines_run::run_lines_benchmark;
 pub enum ScaleArg {
     /// The paper's setting: 2 x 392 px training objects at outer offset 8, 50 epochs (hours)
     Paper,
-    /// The paper's objects and test scan, training windows 20 px apart, 12 epochs (~10-15 min)
+    /// The paper's objects and test scan, training windows 20 px apart, 6 epochs (~5-8 min idle)
     Reduced,
     /// A 96 px object, a few windows, one epoch (seconds; a smoke test)
     Smoke,

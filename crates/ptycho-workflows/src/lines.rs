@@ -27,7 +27,7 @@ pub enum LinesScale {
     /// Exactly the paper's setting (many hours on a CPU).
     Paper,
     /// The paper's objects and test scan, a sparser training scan (`outer_offset_train` 40,
-    /// i.e. windows 20 px apart: 25× fewer training groups) and 12 epochs: about 10–15 minutes
+    /// i.e. windows 20 px apart: 25× fewer training groups) and 6 epochs: about 5–8 minutes
     /// of CPU time per gridsize.
     Reduced,
     /// A few windows of a 96 px object and one epoch: seconds; for tests.
@@ -107,7 +107,7 @@ impl LinesBenchmarkConfig {
             LinesScale::Paper => paper,
             LinesScale::Reduced => LinesBenchmarkConfig {
                 outer_offset_train: 40,
-                epochs: 12,
+                epochs: 6,
                 ..paper
             },
             LinesScale::Smoke => LinesBenchmarkConfig {

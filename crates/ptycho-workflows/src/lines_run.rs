@@ -29,6 +29,8 @@ use ptycho_eval::export::{write_json, write_png_gray8};
 use ptycho_eval::{
     EvalOptions, EvalReport, GridScan, clip_ground_truth, evaluate_reconstruction, stitch_grid,
 };
+use ptycho_model::HostProbe;
+use ptycho_model::physics::probe::disk_mask;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigInput, resolve_config};
@@ -174,6 +176,28 @@ fn simulate(
     )?)
 }
 
+/// The default probe as the forward model uses it: divided by `probe_scale · mean |disk · P|`
+/// and, with `probe.mask`, cut to the central disk. Simulating with it (as upstream simulates
+/// with its normalised probe) makes the simulation's photon scale the model's starting
+/// intensity scale with an O(1) object; simulating with the raw probe would start the model at
+/// a scale its sigmoid amplitude cannot reach, and the trainable scale then needs many more
+/// steps than a reduced run has.
+pub fn model_probe(config: &LinesBenchmarkConfig) -> Result<Array2<Complex32>> {
+    let n = config.n;
+    let raw = default_probe(n);
+    let host = HostProbe::new(
+        n,
+        raw.iter().map(|z| z.re).collect(),
+        raw.iter().map(|z| z.im).collect(),
+    )?
+    .normalised(config.probe_scale as f32)?;
+    let mask = disk_mask(n);
+    Ok(Array2::from_shape_fn((n, n), |(r, c)| {
+        let k = r * n + c;
+        Complex32::new(host.re[k], host.im[k]) * mask[k]
+    }))
+}
+
 /// The model and training settings of the paper's PINN runs.
 pub fn lines_training_config(config: &LinesBenchmarkConfig, train_groups: usize) -> TrainingConfig {
     TrainingConfig {
@@ -219,7 +243,7 @@ pub fn run_lines_benchmark(
         estimate.summary()
     ));
 
-    let probe = default_probe(config.n);
+    let probe = model_probe(config)?;
     let train = simulate(
         config,
         config.n_train_objects,
@@ -466,6 +490,27 @@ mod tests {
             let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
             assert_eq!(width as usize, 16 * along);
         }
+    }
+
+    #[test]
+    fn model_probe_is_the_normalised_masked_probe_the_physics_uses() {
+        let config = LinesBenchmarkConfig::preset(LinesScale::Smoke, 2);
+        let probe = model_probe(&config).unwrap();
+        let mask = disk_mask(64);
+        // mean |disk · P| over all N² pixels is 1 / probe_scale
+        let mean = probe.iter().map(|z| f64::from(z.norm())).sum::<f64>() / 4096.0;
+        assert!((mean * config.probe_scale - 1.0).abs() < 1e-5, "{mean}");
+        for (k, z) in probe.iter().enumerate() {
+            if mask[k] == 0.0 {
+                assert_eq!(*z, Complex32::new(0.0, 0.0));
+            }
+        }
+        // the default disk (diameter ≈ 22 px) is flat in the middle: ≈ 4096 / (10 · area)
+        let centre = probe[[32, 32]];
+        assert!(
+            centre.re > 0.9 && centre.re < 1.3 && centre.im == 0.0,
+            "{centre}"
+        );
     }
 
     #[test]

@@ -17,7 +17,10 @@
 //! divided by the mean over groups of each group's maximum amplitude (`norm_Y_I`), the exit wave
 //! is `s·Y·P` with `s = sqrt(nphotons / mean Σ |Y·P|²)`, the far-field intensity is Poisson
 //! sampled and the stored amplitude is `sqrt(counts) / s`. Every group's patterns are drawn
-//! independently, even where windows share a patch position, as upstream does.
+//! independently, even where windows share a patch position, as upstream does. The model input
+//! is that amplitude as it is (upstream's simulation path skips `normalize_data`), so simulate
+//! with the probe the model will use (normalised by `probe_scale`) to start the model at the
+//! right photon scale.
 
 use ndarray::{Array2, Array4, s};
 use num_complex::{Complex, Complex32};
@@ -28,7 +31,7 @@ use rand_distr::{Distribution, Poisson};
 use super::far_field_intensity;
 use super::objects::lines_image;
 use crate::error::{DataError, Result};
-use crate::grouped::{GroupCoords, GroupedData, normalization_factor};
+use crate::grouped::{GroupCoords, GroupedData};
 
 /// The nested scan geometry: patch side `n`, `gridsize`, inner stride `offset` and the outer
 /// stride parameter `outer_offset` (windows are `outer_offset / 2` apart, upstream's `//`).
@@ -275,15 +278,18 @@ pub fn simulate_nested(
             }
         }
     }
-    let norm = normalization_factor(&diffraction)?;
-    let x_full = diffraction.mapv(|v| v * norm);
+    // Upstream's simulation path feeds `X = sqrt(counts) / s` as it is (no `normalize_data`):
+    // the photon scale of the container, `sqrt(nphotons / mean Σ X²)`, is then `s` itself, so a
+    // model started at that scale with the simulation's probe reproduces the data with the true
+    // object, whose amplitude is O(1) by the `norm_Y_I` division.
+    let x_full = diffraction.clone();
     let coords = GroupCoords::new(&xs, &ys, &members);
     let normalised: Vec<Array2<Complex32>> = objects.iter().map(|o| o.mapv(|z| z * inv)).collect();
     let grouped = GroupedData {
         nn_indices: Array2::from_shape_fn((groups, c), |(g, ci)| (g * c + ci) as i64),
         diffraction,
         x_full,
-        norm,
+        norm: 1.0,
         y: Some(y),
         coords_start: coords.clone(),
         coords,
@@ -498,9 +504,15 @@ mod tests {
             .sum::<f64>()
             / 50.0;
         assert!((mean_max - 1.0).abs() < 1e-5, "{mean_max}");
-        // the model input has mean energy (N/2)² per pattern
-        let energy: f64 = g.x_full.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / 50.0;
-        assert!((energy - 16.0).abs() < 1e-2, "{energy}");
+        // the model input is the simulated amplitude itself (upstream's simulation path), so
+        // the container's photon scale is the simulation's `s`
+        assert_eq!(g.x_full, g.diffraction);
+        assert_eq!(g.norm, 1.0);
+        let container_scale = crate::grouped::scale_nphotons(&g.x_full, nphotons);
+        assert!(
+            (container_scale / s - 1.0).abs() < 1e-4,
+            "{container_scale} vs {s}"
+        );
         // same seed, same data
         let mut rng2 = ChaCha8Rng::seed_from_u64(11);
         let objects2 = lines_objects(2, 24, &mut rng2);
