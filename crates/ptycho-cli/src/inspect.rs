@@ -1,15 +1,21 @@
 //! `ptycho inspect FILE.npz`: what a dataset holds (members, shapes, dtypes, value ranges) and,
 //! when it breaks the canonical contract, exactly what is wrong. Exits non-zero for an invalid file.
+//!
+//! `ptycho inspect wts.h5.zip` (or a directory holding one, e.g. a training output directory)
+//! describes a model bundle instead: manifest, models, tensors with shapes and parameter counts,
+//! intensity scale and the restored training config, after the same strict checks as loading.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use ptycho_bundle::inspect_bundle;
+use ptycho_config::{ConfigDocument, Format};
 use ptycho_data::{IntensityPolicy, LoadOptions, NpzReader, ScanData};
 
 /// Arguments of `ptycho inspect`.
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
-    /// The NPZ file to describe and check
+    /// The NPZ file to describe and check, or a model bundle (`wts.h5.zip` or its directory)
     pub file: PathBuf,
     /// Accept photon counts and describe them converted to amplitudes (sqrt)
     #[arg(long)]
@@ -27,9 +33,37 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64, f64) {
     (lo, hi, if k > 0 { sum / k as f64 } else { f64::NAN })
 }
 
+/// A directory or a `.zip` file is a model bundle; anything else is read as an NPZ dataset
+/// (whose members would be refused by the bundle reader anyway).
+fn is_bundle_path(path: &Path) -> bool {
+    path.is_dir()
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+}
+
+/// Describes a bundle after the loader's checks; the error names what is wrong with it.
+fn describe_bundle(path: &Path) -> anyhow::Result<()> {
+    let summary = inspect_bundle(path, &ptycho_bundle::LoadOptions::default())
+        .with_context(|| format!("cannot inspect the model bundle {}", path.display()))?;
+    print!("{summary}");
+    let config = ConfigDocument::from_training(summary.config.clone())
+        .to_string(Format::Toml)
+        .context("cannot render the restored training config")?;
+    println!("restored training config (TOML, usable with `ptycho train --config`):");
+    for line in config.lines() {
+        println!("  {line}");
+    }
+    println!("valid model bundle");
+    Ok(())
+}
+
 /// Runs `ptycho inspect`.
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let path = &args.file;
+    if is_bundle_path(path) {
+        return describe_bundle(path);
+    }
     let mut reader =
         NpzReader::open(path).with_context(|| format!("cannot inspect {}", path.display()))?;
     println!("{}", path.display());

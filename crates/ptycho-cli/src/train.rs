@@ -58,9 +58,10 @@ pub struct TrainArgs {
     /// Canonical config file (TOML, YAML or JSON) with a [training] section
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Continue from a checkpoint (a bundle, e.g. OUTPUT/checkpoints/last)
-    #[arg(long)]
-    pub resume: Option<PathBuf>,
+    /// Continue an earlier run up to --max-epochs from its checkpoint (weights, optimizer state,
+    /// learning rate, history): OUTPUT/checkpoints/last, or the checkpoint directory given
+    #[arg(long, value_name = "CHECKPOINT_DIR", num_args = 0..=1)]
+    pub resume: Option<Option<PathBuf>>,
     /// No progress bar
     #[arg(long)]
     pub quiet: bool,
@@ -160,6 +161,14 @@ fn base_config(path: Option<&Path>) -> anyhow::Result<(TrainingConfig, Execution
     Ok((training, doc.execution, true))
 }
 
+/// The checkpoint directory of `--resume` (`OUTPUT/checkpoints/last` when given no value).
+fn resume_dir(flag: Option<&Option<PathBuf>>, output_dir: &Path) -> Option<PathBuf> {
+    flag.map(|dir| {
+        dir.clone()
+            .unwrap_or_else(|| output_dir.join("checkpoints").join("last"))
+    })
+}
+
 /// Runs `ptycho train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let legacy = &args.legacy;
@@ -251,6 +260,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let resume = resume_dir(args.resume.as_ref(), &output_dir);
     let options = RunOptions {
         output_dir: output_dir.clone(),
         stitch: test.is_some(),
@@ -258,7 +268,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         train: TrainOptions {
             progress: !args.quiet,
             seed: args.seed,
-            resume: args.resume.clone(),
+            resume: resume.clone(),
             validation_split: None,
         },
     };
@@ -273,9 +283,16 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     .context("training failed")?;
     let checkpoint = outcome
         .trained
-        .save(&output_dir.join("checkpoints").join("last"))
+        .save_checkpoint(&output_dir.join("checkpoints").join("last"))
         .context("cannot write the checkpoint")?;
     let history = &outcome.trained.history;
+    if let Some(dir) = &resume {
+        println!(
+            "resumed from {}; the history holds epochs 1..{}",
+            dir.display(),
+            history.epochs.len()
+        );
+    }
     println!(
         "trained {} epoch(s) on {} groups: loss {:.6e} -> {:.6e}",
         history.epochs.len(),

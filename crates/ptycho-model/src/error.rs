@@ -41,6 +41,9 @@ pub enum ModelError {
     /// Reading a tensor back from the device failed.
     #[error("reading a tensor from the device failed: {0}")]
     Readback(String),
+    /// A run cannot continue from the given training state.
+    #[error("cannot resume training: {0}")]
+    Resume(String),
     /// Writing an output file failed.
     #[error("writing {path} failed: {source}")]
     Io {

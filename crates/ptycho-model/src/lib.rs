@@ -23,4 +23,4 @@ pub use generator::Generator;
 pub use model::{Pinn, PinnOutput};
 pub use physics::{Complex, HostProbe, Physics};
 pub use spec::{AmpActivation, FarFieldMethod, GeneratorSpec, LossWeights, PhysicsSpec};
-pub use train::{TrainingHistory, TrainingSpec, train};
+pub use train::{TrainState, TrainingHistory, TrainingSpec, train, train_from};

@@ -34,6 +34,14 @@ pub enum WorkflowError {
         /// What it got.
         found: String,
     },
+    /// A training checkpoint cannot be resumed from.
+    #[error("checkpoint {path}: {problem}")]
+    Checkpoint {
+        /// The checkpoint directory.
+        path: PathBuf,
+        /// What is missing or wrong.
+        problem: String,
+    },
     /// Writing an output file failed.
     #[error("cannot write {path}: {source}")]
     Io {

@@ -30,6 +30,7 @@
 //! # Ok::<(), ptycho_workflows::WorkflowError>(())
 //! ```
 
+pub mod checkpoint;
 pub mod config;
 pub mod container;
 pub mod error;

@@ -10,9 +10,11 @@ use ptycho_bundle::{
 use ptycho_config::TrainingConfig;
 use ptycho_data::PtychoDataContainer;
 use ptycho_model::{
-    GeneratorSpec, HostProbe, Physics, PhysicsSpec, Pinn, TrainingHistory, TrainingSpec, train,
+    GeneratorSpec, HostProbe, Physics, PhysicsSpec, Pinn, TrainState, TrainingHistory,
+    TrainingSpec, train_from,
 };
 
+use crate::checkpoint;
 use crate::config::ResolvedConfig;
 use crate::container::{ContainerGroups, DataInput, ensure_container};
 use crate::error::{Result, WorkflowError};
@@ -26,7 +28,9 @@ pub struct TrainOptions {
     pub progress: bool,
     /// Seed of the weight initialisation and shuffling; `None`: `subsample_seed`, else 42.
     pub seed: Option<u64>,
-    /// Continue from the weights of this bundle (a checkpoint) instead of a fresh model.
+    /// Continue from this checkpoint directory (see [`crate::checkpoint`]): its weights,
+    /// optimizer state, learning rate, early-stopping memory and history; epochs continue
+    /// from where it stopped up to `nepochs`.
     pub resume: Option<PathBuf>,
     /// Validation fraction held out at the end; `None`: the loop's default (5 %).
     pub validation_split: Option<f64>,
@@ -45,8 +49,12 @@ pub struct TrainedModel {
     pub physics: PhysicsSpec,
     /// The training probe (before normalisation).
     pub probe: HostProbe,
-    /// Per-epoch losses.
+    /// Per-epoch losses (of the resumed run too, when resuming).
     pub history: TrainingHistory,
+    /// Everything needed to continue this run later (see [`TrainedModel::save_checkpoint`]).
+    pub train_state: TrainState,
+    /// The seed of initialisation and shuffling.
+    pub seed: u64,
 }
 
 impl TrainedModel {
@@ -69,6 +77,18 @@ impl TrainedModel {
             .crate_version("ptycho-workflows", env!("CARGO_PKG_VERSION"))
             .crate_version("burn", "0.22.1");
         Ok(save_bundle(target, &contents, &options)?)
+    }
+
+    /// Saves a checkpoint directory `dir` (bundle, training state, optimizer state) that
+    /// [`TrainOptions::resume`] continues from; returns the bundle path.
+    pub fn save_checkpoint(&self, dir: &Path) -> Result<PathBuf> {
+        std::fs::create_dir_all(dir).map_err(|source| WorkflowError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let bundle = self.save(dir)?;
+        checkpoint::write_train_state(dir, self.seed, &self.train_state)?;
+        Ok(bundle)
     }
 
     /// The inference model of these weights (object branch only, on the plain CPU device).
@@ -122,9 +142,10 @@ pub fn train_cdi_model(
     )?;
     let seed = options.seed.or(cfg.subsample_seed).unwrap_or(42);
     let mut model = Pinn::new(&generator, &physics_spec, seed, &device)?;
-    if let Some(checkpoint) = &options.resume {
-        resume_from(&mut model, checkpoint, cfg)?;
-    }
+    let resume = match &options.resume {
+        Some(checkpoint) => Some(resume_from(&mut model, checkpoint, cfg, seed)?),
+        None => None,
+    };
     let mut spec = TrainingSpec::from_config(cfg, config.execution.learning_rate)?;
     spec.seed = seed;
     spec.progress = options.progress && config.execution.enable_progress_bar;
@@ -133,7 +154,8 @@ pub fn train_cdi_model(
         spec.validation_split = split;
     }
     let source = ContainerGroups::new(&train_container);
-    let (model, history) = train(model, &physics, &source, &spec, &device)?;
+    let (model, train_state) = train_from(model, &physics, &source, &spec, &device, resume)?;
+    let history = train_state.history.clone();
     Ok(TrainResults {
         trained: TrainedModel {
             config: cfg.clone(),
@@ -142,22 +164,67 @@ pub fn train_cdi_model(
             physics: physics_spec,
             probe,
             history,
+            train_state,
+            seed,
         },
         train_container,
         test_container,
     })
 }
 
-/// Loads the module weights of the bundle `checkpoint` into `model`; the checkpoint's model
-/// config must equal the run's.
-fn resume_from(model: &mut Pinn, checkpoint: &Path, cfg: &TrainingConfig) -> Result<()> {
-    let loaded = load_bundle_with(checkpoint, &LoadOptions::default(), bundle_schema)?;
+/// Loads checkpoint directory `checkpoint` (see [`crate::checkpoint`]): its module weights go
+/// into `model`, its training state is returned. The checkpoint's model config, seed and
+/// training settings that shape the run must equal this run's.
+fn resume_from(
+    model: &mut Pinn,
+    checkpoint: &Path,
+    cfg: &TrainingConfig,
+    seed: u64,
+) -> Result<TrainState> {
+    let dir = checkpoint::checkpoint_dir(checkpoint);
+    let (saved_seed, state) = checkpoint::read_train_state(&dir)?;
+    let loaded = load_bundle_with(&dir, &LoadOptions::default(), bundle_schema)?;
+    let refuse = |problem: String| WorkflowError::Checkpoint {
+        path: dir.clone(),
+        problem,
+    };
     if loaded.config.model != cfg.model {
-        return Err(WorkflowError::mismatch(
-            format!("checkpoint {} model config", loaded.path.display()),
-            format!("{:?}", cfg.model),
-            format!("{:?}", loaded.config.model),
-        ));
+        let (a, b) = (&loaded.config.model, &cfg.model);
+        return Err(refuse(format!(
+            "it was trained with a different model config (N {} gridsize {} n_filters_scale {}, this run N {} gridsize {} n_filters_scale {}; full configs: {a:?} vs {b:?})",
+            a.N, a.gridsize, a.n_filters_scale, b.N, b.gridsize, b.n_filters_scale
+        )));
     }
-    apply_module_tensors(model, loaded.weights(ModelRole::Autoencoder))
+    let shaping = |c: &TrainingConfig| {
+        (
+            c.n_groups,
+            c.batch_size,
+            c.mae_weight.to_bits(),
+            c.nll_weight.to_bits(),
+            c.nphotons.to_bits(),
+        )
+    };
+    if shaping(&loaded.config) != shaping(cfg) {
+        let c = &loaded.config;
+        return Err(refuse(format!(
+            "it was trained with n_groups {} batch_size {} mae_weight {} nll_weight {} nphotons {}, this run asks for {} {} {} {} {}",
+            c.n_groups,
+            c.batch_size,
+            c.mae_weight,
+            c.nll_weight,
+            c.nphotons,
+            cfg.n_groups,
+            cfg.batch_size,
+            cfg.mae_weight,
+            cfg.nll_weight,
+            cfg.nphotons
+        )));
+    }
+    if saved_seed != seed {
+        return Err(refuse(format!(
+            "it was trained with seed {saved_seed}, this run has seed {seed}; pass --seed {saved_seed}"
+        )));
+    }
+    apply_module_tensors(model, loaded.weights(ModelRole::Autoencoder))?;
+    Ok(state)
 }

@@ -3,14 +3,17 @@
 //!
 //! Reproducibility: weights are drawn from a seeded ChaCha generator (see the generator) and
 //! the shuffling uses a ChaCha generator seeded from `seed` and the epoch, so the same seed on
-//! the same machine gives bit-identical weights.
+//! the same machine gives bit-identical weights. [`train_from`] continues a run from a saved
+//! [`TrainState`]; continuing a run of k epochs to N gives the same weights as N epochs at once.
 
 pub mod clip;
 pub mod history;
+pub mod resume;
 pub mod schedule;
 
 pub use clip::{GradientClip, clip_gradients, global_norm};
 pub use history::{EpochRecord, TrainingHistory};
+pub use resume::{TrainState, with_stable_param_ids};
 pub use schedule::{EarlyStopping, LrSchedule, Scheduler};
 
 use std::time::Instant;
@@ -146,12 +149,28 @@ impl TrainingSpec {
 /// Trains `model` on `source` through `physics` (both on `device`, which must be an autodiff
 /// device). Returns the trained model and the per-epoch history.
 pub fn train(
-    mut model: Pinn,
+    model: Pinn,
     physics: &Physics,
     source: &dyn GroupSource,
     spec: &TrainingSpec,
     device: &Device,
 ) -> Result<(Pinn, TrainingHistory), ModelError> {
+    let (model, state) = train_from(model, physics, source, spec, device, None)?;
+    Ok((model, state.history))
+}
+
+/// [`train`], optionally continuing from `resume` (the state a previous run returned, with the
+/// weights of that run already in `model`): epochs continue from `resume.next_epoch` up to
+/// `spec.nepochs`, with its history, learning rate, early-stopping memory and Adam moments.
+/// Returns the model and the state after the last epoch (for a later resume).
+pub fn train_from(
+    model: Pinn,
+    physics: &Physics,
+    source: &dyn GroupSource,
+    spec: &TrainingSpec,
+    device: &Device,
+    resume: Option<TrainState>,
+) -> Result<(Pinn, TrainState), ModelError> {
     spec.validate()?;
     if !device.is_autodiff() {
         return Err(ModelError::setting(
@@ -184,23 +203,43 @@ pub fn train(
             device,
         )
     });
+    let mut model = with_stable_param_ids(model);
     let mut optim = AdamConfig::new()
         .with_beta_1(spec.adam_beta1)
         .with_beta_2(spec.adam_beta2)
         .with_epsilon(spec.adam_epsilon)
         .init();
-    let mut schedule = LrSchedule::new(spec.scheduler.clone(), spec.learning_rate, spec.nepochs);
-    let mut early = spec.early_stop_patience.map(EarlyStopping::new);
-    let mut history = TrainingHistory {
-        train_groups: train_idx.len(),
-        val_groups: val_idx.len(),
-        ..TrainingHistory::default()
+    let (first_epoch, mut schedule, mut early, mut history) = match resume {
+        None => (
+            0,
+            LrSchedule::new(spec.scheduler.clone(), spec.learning_rate, spec.nepochs),
+            spec.early_stop_patience.map(EarlyStopping::new),
+            TrainingHistory {
+                train_groups: train_idx.len(),
+                val_groups: val_idx.len(),
+                ..TrainingHistory::default()
+            },
+        ),
+        Some(state) => {
+            check_resumable(&state, spec, train_idx.len(), val_idx.len())?;
+            optim = state.restore_optimizer(optim)?;
+            (
+                state.next_epoch,
+                state
+                    .schedule
+                    .with_total_epochs(spec.nepochs, state.next_epoch),
+                state.early,
+                state.history,
+            )
+        }
     };
+    history.stopped_early = false;
     let steps = train_idx.len().div_ceil(spec.batch_size);
     let bar = progress_bar(spec.progress, steps as u64);
     let mut host = GroupBatch::empty(source.channels(), source.n());
     let scale = pspec.intensity_scale;
-    for epoch in 0..spec.nepochs {
+    let mut next_epoch = first_epoch;
+    for epoch in first_epoch..spec.nepochs {
         let started = Instant::now();
         let lr = schedule.lr();
         let mut order = train_idx.clone();
@@ -276,6 +315,7 @@ pub fn train(
                 .unwrap_or_default()
         ));
         schedule.end_epoch(epoch, val_loss.unwrap_or(loss));
+        next_epoch = epoch + 1;
         if let Some(stop) = early.as_mut()
             && stop.should_stop(loss)
         {
@@ -284,7 +324,47 @@ pub fn train(
         }
     }
     bar.finish_and_clear();
-    Ok((model, history))
+    let optimizer = TrainState::optimizer_bytes(&optim)?;
+    Ok((
+        model,
+        TrainState {
+            next_epoch,
+            history,
+            schedule,
+            early,
+            optimizer,
+        },
+    ))
+}
+
+/// A saved state fits this run: same split, and epochs left to train.
+fn check_resumable(
+    state: &TrainState,
+    spec: &TrainingSpec,
+    train_groups: usize,
+    val_groups: usize,
+) -> Result<(), ModelError> {
+    let saved = (state.history.train_groups, state.history.val_groups);
+    if saved != (train_groups, val_groups) {
+        return Err(ModelError::Resume(format!(
+            "the checkpoint trained on {} groups with {} held out, this run has {train_groups} and {val_groups}; use the same data, n_groups and validation split",
+            saved.0, saved.1
+        )));
+    }
+    if state.history.epochs.len() != state.next_epoch {
+        return Err(ModelError::Resume(format!(
+            "the checkpoint's history has {} epochs but says {} were completed",
+            state.history.epochs.len(),
+            state.next_epoch
+        )));
+    }
+    if state.next_epoch >= spec.nepochs {
+        return Err(ModelError::Resume(format!(
+            "the checkpoint already completed {} epoch(s); ask for more than that (nepochs is {})",
+            state.next_epoch, spec.nepochs
+        )));
+    }
+    Ok(())
 }
 
 /// Sample-weighted mean loss over `indices` without updating the model.

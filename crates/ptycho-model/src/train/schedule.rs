@@ -47,13 +47,31 @@ impl Scheduler {
     }
 }
 
-/// Running state of a [`Scheduler`].
-#[derive(Debug, Clone)]
+/// `f64::INFINITY` ("no loss seen yet") travels as JSON `null`, which JSON numbers cannot hold.
+mod infinity_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            s.serialize_some(value)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+    }
+}
+
+/// Running state of a [`Scheduler`] (serialisable, so a checkpoint can continue it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LrSchedule {
     scheduler: Scheduler,
     base: f64,
     epochs: usize,
     current: f64,
+    #[serde(with = "infinity_as_null")]
     best: f64,
     wait: usize,
 }
@@ -76,6 +94,17 @@ impl LrSchedule {
     /// Learning rate to use in the current epoch.
     pub fn lr(&self) -> f64 {
         self.current
+    }
+
+    /// The same schedule for a run of `epochs` epochs in all, about to start epoch
+    /// `next_epoch` (a resumed run may be longer than the one that saved it; of the schedules
+    /// only the cosine one depends on the total, and its next rate is recomputed).
+    pub fn with_total_epochs(mut self, epochs: usize, next_epoch: usize) -> Self {
+        self.epochs = epochs;
+        if matches!(self.scheduler, Scheduler::WarmupCosine { .. }) {
+            self.current = self.epoch_lr(next_epoch);
+        }
+        self
     }
 
     fn epoch_lr(&self, epoch: usize) -> f64 {
@@ -128,9 +157,10 @@ impl LrSchedule {
 
 /// Keras `EarlyStopping(monitor='loss')`: stop after `patience` epochs without a lower
 /// training loss.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EarlyStopping {
     patience: usize,
+    #[serde(with = "infinity_as_null")]
     best: f64,
     wait: usize,
 }
