@@ -66,6 +66,31 @@ fn simulate_then_inspect_describes_a_valid_dataset() {
     }
 }
 
+/// `--without-y` (how the checked-in N = 64 fixture was made) drops only `Y`; the manifest's
+/// shapes say so and the rest is the same simulation.
+#[test]
+fn simulate_without_y_leaves_out_only_the_ground_truth_patches() {
+    let dir = tempfile::tempdir().unwrap();
+    let (with, without) = (dir.path().join("with.npz"), dir.path().join("without.npz"));
+    assert!(simulate_small(&with, &["--manifest"]).status.success());
+    let o = simulate_small(&without, &["--manifest", "--without-y"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("without.json")).unwrap())
+            .unwrap();
+    let shapes = manifest["shapes"].as_object().unwrap();
+    assert!(!shapes.contains_key("Y"), "{manifest}");
+    assert_eq!(shapes["objectGuess"], serde_json::json!([64, 64]));
+    assert_eq!(shapes["diffraction"], serde_json::json!([12, 16, 16]));
+    let t = text(&ptycho(&["inspect", without.to_str().unwrap()]));
+    assert!(t.contains("Y (ground-truth patches): absent"), "{t}");
+    assert!(t.contains("valid canonical dataset"), "{t}");
+    assert!(
+        std::fs::metadata(&without).unwrap().len() < std::fs::metadata(&with).unwrap().len(),
+        "dropping Y makes the file smaller"
+    );
+}
+
 #[test]
 fn simulate_is_deterministic_for_a_seed() {
     let dir = tempfile::tempdir().unwrap();
