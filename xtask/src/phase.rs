@@ -119,6 +119,10 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
                 ),
             )
             .with_context(|| format!("writing {}", log.display()))?;
+        } else if let Err(why) = prepare_backend(project, &category.features) {
+            std::fs::write(&log, format!("{why}\n"))
+                .with_context(|| format!("writing {}", log.display()))?;
+            result.status = RunStatus::Failed;
         } else {
             let selection = Selection {
                 targets: vec![category.target.clone()],
@@ -177,6 +181,34 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Makes the runtime of a category's optional backend available: a category built with the
+/// `wgpu` feature needs a Vulkan adapter, which `.ci/setup-vulkan` finds or installs (Mesa's
+/// software Vulkan where there is no GPU). The error carries the script's own explanation.
+fn prepare_backend(project: &Project, features: &[String]) -> Result<(), String> {
+    if !features.iter().any(|f| f == "wgpu") {
+        return Ok(());
+    }
+    let script = project.path(".ci/setup-vulkan");
+    let output = std::process::Command::new(&script)
+        .current_dir(&project.root)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the wgpu backend needs a Vulkan adapter; {} failed ({}):\n{text}",
+            script.display(),
+            output.status
+        ))
+    }
 }
 
 /// A fresh `target/reports/<UTC timestamp>/`; a second run within the same second gets a suffix.

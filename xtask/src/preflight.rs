@@ -355,33 +355,109 @@ fn gpu(project: &Project) -> Row {
     }
 }
 
+/// The Vulkan adapter of the optional wgpu backend: the loader (`libvulkan.so.1`) and the
+/// driver manifests (ICDs) it would load, named by driver. `vulkaninfo`, when installed, names
+/// the devices themselves.
 fn vulkan(project: &Project) -> Row {
-    match cmd!(project.sh, "vulkaninfo --summary")
+    let icds = vulkan_icds();
+    let loader = vulkan_loader_present(project);
+    let fix = "optional: .ci/setup-vulkan (installs mesa-vulkan-drivers, software Vulkan)";
+    if icds.is_empty() || !loader {
+        let missing = match (icds.is_empty(), loader) {
+            (true, false) => "no Vulkan loader and no driver (ICD)",
+            (true, true) => "no Vulkan driver (ICD json)",
+            _ => "no Vulkan loader (libvulkan.so.1)",
+        };
+        return row(
+            "Vulkan adapter",
+            Status::Absent,
+            format!("{missing}; the wgpu tests (cross_backend_parity) cannot run; {fix}"),
+            "",
+        );
+    }
+    let devices = cmd!(project.sh, "vulkaninfo --summary")
         .quiet()
         .ignore_stderr()
         .read()
-    {
-        Ok(info) => {
-            let device = info
-                .lines()
-                .find(|l| l.trim_start().starts_with("deviceName"))
-                .and_then(|l| l.split('=').nth(1))
-                .map(str::trim)
-                .unwrap_or("an adapter");
-            row(
-                "Vulkan adapter",
-                Status::Present,
-                format!("optional wgpu backend: {device}"),
-                "",
-            )
-        }
-        Err(_) => row(
-            "Vulkan adapter",
-            Status::Absent,
-            "optional: no Vulkan adapter (apt-get install mesa-vulkan-drivers vulkan-tools for software Vulkan)",
-            "",
-        ),
+        .ok()
+        .map(|info| {
+            info.lines()
+                .filter(|l| l.trim_start().starts_with("deviceName"))
+                .filter_map(|l| l.split('=').nth(1))
+                .map(|d| d.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .filter(|d| !d.is_empty());
+    let drivers: Vec<String> = icds.iter().map(|p| describe_icd(p)).collect();
+    let detail = match devices {
+        Some(devices) => format!("optional wgpu backend: {}", devices.join(", ")),
+        None => format!("optional wgpu backend: drivers {}", drivers.join(", ")),
+    };
+    row("Vulkan adapter", Status::Present, detail, "")
+}
+
+/// Driver manifests the Vulkan loader would read: `VK_DRIVER_FILES` / `VK_ICD_FILENAMES` when
+/// set, else the standard search folders.
+fn vulkan_icds() -> Vec<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let listed = std::env::var("VK_DRIVER_FILES").or_else(|_| std::env::var("VK_ICD_FILENAMES"));
+    if let Ok(list) = listed {
+        return std::env::split_paths(&list)
+            .filter(|p| p.is_file())
+            .collect();
     }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".local/share/vulkan/icd.d"));
+    }
+    dirs.extend(
+        [
+            "/etc/vulkan/icd.d",
+            "/usr/local/share/vulkan/icd.d",
+            "/usr/share/vulkan/icd.d",
+        ]
+        .map(PathBuf::from),
+    );
+    let mut found: Vec<PathBuf> = dirs
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    found.sort();
+    found
+}
+
+/// A driver manifest's name, with lavapipe (Mesa's software Vulkan, which works on any CPU)
+/// called out: the other ICDs need their hardware.
+fn describe_icd(path: &std::path::Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.starts_with("lvp_icd") {
+        format!("{name} (lavapipe, software)")
+    } else {
+        name
+    }
+}
+
+fn vulkan_loader_present(project: &Project) -> bool {
+    let cached = cmd!(project.sh, "ldconfig -p")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .is_ok_and(|out| out.contains("libvulkan.so.1"));
+    cached
+        || [
+            "/usr/lib/x86_64-linux-gnu/libvulkan.so.1",
+            "/usr/lib/aarch64-linux-gnu/libvulkan.so.1",
+            "/usr/lib64/libvulkan.so.1",
+            "/usr/lib/libvulkan.so.1",
+        ]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists())
 }
 
 #[cfg(test)]
@@ -405,5 +481,16 @@ mod tests {
         let table = render(&rows);
         assert_eq!(table.lines().count(), 3);
         assert!(table.contains("GPU runtime  absent    none"), "{table}");
+    }
+
+    #[test]
+    fn lavapipe_is_named_as_software_vulkan() {
+        let lvp = std::path::Path::new("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json");
+        assert_eq!(
+            describe_icd(lvp),
+            "lvp_icd.x86_64.json (lavapipe, software)"
+        );
+        let intel = std::path::Path::new("/etc/vulkan/icd.d/intel_icd.x86_64.json");
+        assert_eq!(describe_icd(intel), "intel_icd.x86_64.json");
     }
 }

@@ -28,7 +28,7 @@ pub struct InferArgs {
     /// Stitch crop M (default min(20, N/2))
     #[arg(long)]
     pub stitch_crop: Option<usize>,
-    /// Compute device: cpu or auto
+    /// Compute device: cpu (default), wgpu, cuda, gpu (any GPU backend built in) or auto (a GPU if one works, else cpu)
     #[arg(long)]
     pub accelerator: Option<String>,
     /// Deprecated: use --model-path
@@ -76,9 +76,9 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
             .clone()
             .inspect(|_| deprecated("--device", "--accelerator"))
     });
-    check_accelerator(accelerator.as_deref())?;
+    let device = check_accelerator(accelerator.as_deref())?;
 
-    let (model, bundle) = InferenceModel::load(&model_path)
+    let (model, bundle) = InferenceModel::load_on(&model_path, &device)
         .with_context(|| format!("cannot load the model {}", model_path.display()))?;
     let scan = ScanData::load(&data_file)
         .with_context(|| format!("cannot load test data {}", data_file.display()))?

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use ptycho_config::{ConfigDocument, ExecutionConfig, LegacyParams, TrainingConfig};
 use ptycho_data::ScanData;
-use ptycho_workflows::{ConfigInput, DataInput, RunOptions, TrainOptions, run_cdi_example};
+use ptycho_workflows::{
+    Accelerator, ComputeDevice, ConfigInput, DataInput, RunOptions, TrainOptions, run_cdi_example,
+};
 
 /// Arguments of `ptycho train`.
 #[derive(Debug, clap::Args)]
@@ -49,7 +51,7 @@ pub struct TrainArgs {
     /// Seed of grouping, weights and shuffling
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Compute device: cpu or auto (this build runs on the CPU backend)
+    /// Compute device: cpu (default), wgpu, cuda, gpu (any GPU backend built in) or auto (a GPU if one works, else cpu)
     #[arg(long)]
     pub accelerator: Option<String>,
     /// Logger: csv (local files), none, or mlflow (local files unless MLFLOW_TRACKING_URI names a server)
@@ -115,14 +117,18 @@ pub fn npz_in(path: &Path) -> anyhow::Result<PathBuf> {
     })
 }
 
-/// Refuses accelerators this build cannot use.
-pub fn check_accelerator(value: Option<&str>) -> anyhow::Result<()> {
-    match value.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("cpu") | Some("auto") => Ok(()),
-        Some(other) => bail!(
-            "--accelerator: expected cpu or auto (this build has only the cpu backend), found {other:?}"
-        ),
+/// The compute device of `--accelerator` (the CPU when absent); refuses backends this build or
+/// this machine cannot run.
+pub fn check_accelerator(value: Option<&str>) -> anyhow::Result<ComputeDevice> {
+    let accelerator = match value {
+        Some(text) => text.parse::<Accelerator>()?,
+        None => Accelerator::Cpu,
+    };
+    let device = accelerator.select()?;
+    if accelerator != Accelerator::Cpu {
+        eprintln!("running on the {} backend", device.backend());
     }
+    Ok(device)
 }
 
 /// Checks the logger choice and says where logs go.
@@ -197,7 +203,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             .clone()
             .inspect(|_| deprecated("--device", "--accelerator"))
     });
-    check_accelerator(accelerator.as_deref())?;
+    let device = check_accelerator(accelerator.as_deref())?;
     let logger = if legacy.disable_mlflow {
         deprecated("--disable_mlflow", "--logger none");
         Some("none".to_owned())
@@ -270,6 +276,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             seed: args.seed,
             resume: resume.clone(),
             validation_split: None,
+            device,
         },
     };
     let mut params = LegacyParams::with_defaults();

@@ -18,6 +18,9 @@ pub enum WorkflowError {
     /// The bundle could not be saved or loaded.
     #[error(transparent)]
     Bundle(#[from] ptycho_bundle::BundleError),
+    /// The requested compute device is not built in or not present.
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceError),
     /// Stitching, metrics or image export failed.
     #[error(transparent)]
     Eval(#[from] ptycho_eval::EvalError),

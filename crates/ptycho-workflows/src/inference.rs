@@ -22,6 +22,7 @@ use ptycho_eval::{
 use ptycho_model::{DeviceBatch, GroupBatch, GroupSource, Physics, Pinn};
 
 use crate::container::ContainerGroups;
+use crate::device::{Backend, ComputeDevice};
 use crate::error::{Result, WorkflowError};
 use crate::weights::{
     INPUT_SCALE, apply_module_tensors, bundle_schema, model_specs, scalar, stored_probe,
@@ -36,13 +37,14 @@ pub fn default_stitch_crop(n: usize) -> usize {
     DEFAULT_STITCH_CROP.min(n / 2).max(1)
 }
 
-/// A model ready for inference on the CPU device.
+/// A model ready for inference on one compute device.
 #[derive(Debug, Clone)]
 pub struct InferenceModel {
     config: TrainingConfig,
     model: Pinn,
     physics: Physics,
     device: Device,
+    backend: Backend,
 }
 
 /// Object patches of every group and where they belong.
@@ -78,15 +80,25 @@ impl Reconstruction {
 
 impl InferenceModel {
     /// Builds the model of `config` with the bundle maps' weights (both maps as saved by
-    /// [`crate::TrainedModel::save`]).
+    /// [`crate::TrainedModel::save`]) on the CPU.
     pub fn from_maps(
         config: TrainingConfig,
         inference: &TensorMap,
         full: &TensorMap,
     ) -> Result<Self> {
+        Self::from_maps_on(config, inference, full, &ComputeDevice::cpu())
+    }
+
+    /// [`InferenceModel::from_maps`] on `compute`.
+    pub fn from_maps_on(
+        config: TrainingConfig,
+        inference: &TensorMap,
+        full: &TensorMap,
+        compute: &ComputeDevice,
+    ) -> Result<Self> {
         let input_scale = scalar(inference, INPUT_SCALE, ModelRole::DiffractionToObj)?;
         let (generator, physics_spec) = model_specs(&config, input_scale)?;
-        let device = Device::flex();
+        let device = compute.device().clone();
         let probe = stored_probe(full, physics_spec.n)?;
         let physics = Physics::new(
             &physics_spec,
@@ -101,20 +113,32 @@ impl InferenceModel {
             model,
             physics,
             device,
+            backend: compute.backend(),
         })
     }
 
     /// Loads a bundle (a directory holding `wts.h5.zip`, the archive, or upstream's
     /// `<dir>/wts.h5`): the architecture comes from the bundle's own training config, so no
-    /// model settings are needed. Returns the model and the loaded bundle.
+    /// model settings are needed. Returns the model (on the CPU) and the loaded bundle.
     pub fn load(path: &Path) -> Result<(Self, LoadedBundle)> {
+        Self::load_on(path, &ComputeDevice::cpu())
+    }
+
+    /// [`InferenceModel::load`] onto `compute`, whatever backend the bundle was saved with.
+    pub fn load_on(path: &Path, compute: &ComputeDevice) -> Result<(Self, LoadedBundle)> {
         let bundle = load_bundle_with(path, &LoadOptions::default(), bundle_schema)?;
-        let model = Self::from_maps(
+        let model = Self::from_maps_on(
             bundle.config.clone(),
             bundle.weights(ModelRole::DiffractionToObj),
             bundle.weights(ModelRole::Autoencoder),
+            compute,
         )?;
         Ok((model, bundle))
+    }
+
+    /// The backend the model runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The exact training config of the model.

@@ -33,6 +33,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod container;
+pub mod device;
 pub mod error;
 pub mod inference;
 pub mod lines;
@@ -44,6 +45,7 @@ pub mod weights;
 
 pub use config::{ConfigInput, ResolvedConfig, resolve_config};
 pub use container::{ContainerGroups, DataInput, ensure_container};
+pub use device::{Accelerator, Backend, ComputeDevice, DeviceError};
 pub use error::{Result, WorkflowError};
 pub use inference::{DEFAULT_INFERENCE_BATCH, InferenceModel, Reconstruction, default_stitch_crop};
 pub use run::{RunOptions, RunOutcome, StitchResult, reconstruct_and_write, run_cdi_example};

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::Device;
 use ptycho_bundle::{
     BundleContents, LoadOptions, ModelRole, SaveOptions, load_bundle_with, save_bundle,
 };
@@ -17,6 +16,7 @@ use ptycho_model::{
 use crate::checkpoint;
 use crate::config::ResolvedConfig;
 use crate::container::{ContainerGroups, DataInput, ensure_container};
+use crate::device::ComputeDevice;
 use crate::error::{Result, WorkflowError};
 use crate::inference::InferenceModel;
 use crate::weights::{apply_module_tensors, bundle_maps, bundle_schema, model_specs};
@@ -34,6 +34,8 @@ pub struct TrainOptions {
     pub resume: Option<PathBuf>,
     /// Validation fraction held out at the end; `None`: the loop's default (5 %).
     pub validation_split: Option<f64>,
+    /// Where to train (see [`crate::Accelerator::select`]); the default is the CPU.
+    pub device: ComputeDevice,
 }
 
 /// A trained model with the state needed to save it and to reconstruct with it.
@@ -55,6 +57,8 @@ pub struct TrainedModel {
     pub train_state: TrainState,
     /// The seed of initialisation and shuffling.
     pub seed: u64,
+    /// The device it was trained on (its backend is recorded in the bundle).
+    pub device: ComputeDevice,
 }
 
 impl TrainedModel {
@@ -73,7 +77,7 @@ impl TrainedModel {
             diffraction_to_obj: &inference,
             autoencoder: &full,
         };
-        let options = SaveOptions::new("flex")
+        let options = SaveOptions::new(self.device.backend().name())
             .crate_version("ptycho-workflows", env!("CARGO_PKG_VERSION"))
             .crate_version("burn", "0.22.1");
         Ok(save_bundle(target, &contents, &options)?)
@@ -91,10 +95,11 @@ impl TrainedModel {
         Ok(bundle)
     }
 
-    /// The inference model of these weights (object branch only, on the plain CPU device).
+    /// The inference model of these weights (object branch only, on the training device
+    /// without autodiff).
     pub fn inference_model(&self) -> Result<InferenceModel> {
         let (inference, full) = bundle_maps(&self.model, &self.physics, &self.probe)?;
-        InferenceModel::from_maps(self.config.clone(), &inference, &full)
+        InferenceModel::from_maps_on(self.config.clone(), &inference, &full, &self.device)
     }
 }
 
@@ -133,7 +138,7 @@ pub fn train_cdi_model(
     let input_scale = train_container.norm_y_i;
     let (generator, physics_spec) = model_specs(cfg, input_scale)?;
     let probe = host_probe(&train_container)?;
-    let device = Device::flex().autodiff();
+    let device = options.device.device().clone().autodiff();
     let physics = Physics::new(
         &physics_spec,
         &probe,
@@ -166,6 +171,7 @@ pub fn train_cdi_model(
             history,
             train_state,
             seed,
+            device: options.device.clone(),
         },
         train_container,
         test_container,

@@ -1,0 +1,91 @@
+//! `--accelerator` of `ptycho train` and `ptycho infer`: unknown names and backends this build
+//! lacks are refused with one line naming the choice, before any data is read.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ptycho(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ptycho"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .output()
+        .expect("run ptycho")
+}
+
+/// The `error:` line of a failed run.
+fn error(output: &Output) -> String {
+    assert!(!output.status.success(), "expected failure");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got {stderr:?}");
+    lines[0].to_owned()
+}
+
+fn train(accelerator: &str) -> Output {
+    // The data file does not exist: the accelerator is checked first.
+    ptycho(&[
+        "train",
+        "--train-data-file",
+        "no/such/scan.npz",
+        "--accelerator",
+        accelerator,
+    ])
+}
+
+#[test]
+fn unknown_accelerators_are_refused_with_the_choices() {
+    assert_eq!(
+        error(&train("tpu")),
+        "error: accelerator: expected one of cpu, wgpu, cuda, gpu, auto, found \"tpu\""
+    );
+    let infer = ptycho(&[
+        "infer",
+        "--model-path",
+        "no/such/bundle",
+        "--test-data-file",
+        "no/such/scan.npz",
+        "--accelerator",
+        "mps",
+    ]);
+    assert_eq!(
+        error(&infer),
+        "error: accelerator: expected one of cpu, wgpu, cuda, gpu, auto, found \"mps\""
+    );
+}
+
+#[test]
+fn backends_missing_from_the_build_are_named() {
+    for (backend, compiled) in [
+        ("wgpu", cfg!(feature = "wgpu")),
+        ("cuda", cfg!(feature = "cuda")),
+    ] {
+        if compiled {
+            continue;
+        }
+        assert_eq!(
+            error(&train(backend)),
+            format!(
+                "error: accelerator {backend}: this build has no {backend} backend (rebuild with \
+                 `--features {backend}`; the cpu backend is always available)"
+            )
+        );
+    }
+    if !cfg!(feature = "wgpu") && !cfg!(feature = "cuda") {
+        let line = error(&train("gpu"));
+        assert!(
+            line.starts_with("error: accelerator gpu: no GPU backend works in this build"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn cpu_and_auto_pass_the_check_and_reach_the_data() {
+    for accelerator in ["cpu", "CPU", "auto"] {
+        let line = error(&train(accelerator));
+        assert!(
+            line.contains("no/such/scan.npz") && !line.contains("accelerator"),
+            "{accelerator}: {line}"
+        );
+    }
+}
