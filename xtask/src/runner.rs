@@ -127,11 +127,12 @@ pub fn targets_expr(targets: &[String]) -> String {
     )
 }
 
-/// `<target dir>/nextest/xtask/junit.xml`, honouring `CARGO_TARGET_DIR`.
+/// `<workspace root>/target/nextest/xtask/junit.xml`: nextest keeps its store (`store.dir`,
+/// default `target/nextest`) relative to the workspace root, not in cargo's target directory,
+/// so a `CARGO_TARGET_DIR` elsewhere does not move the report.
 pub fn junit_path(project: &Project) -> Result<PathBuf> {
-    let metadata = project.metadata()?;
-    Ok(metadata
-        .target_directory
+    Ok(project
+        .path("target")
         .join("nextest")
         .join(NEXTEST_PROFILE)
         .join("junit.xml"))
