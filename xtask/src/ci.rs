@@ -88,10 +88,9 @@ pub fn run(project: &Project, _args: Args) -> Result<()> {
     });
     step("tests", &mut || {
         if project.has_nextest() {
-            let report = project
-                .metadata()?
-                .target_directory
-                .join("nextest/ci/junit.xml");
+            // nextest's store is `target/nextest` under the workspace root whatever
+            // CARGO_TARGET_DIR says (see runner::junit_path).
+            let report = project.path("target").join("nextest/ci/junit.xml");
             if report.exists() {
                 std::fs::remove_file(&report)?;
             }
