@@ -23,13 +23,16 @@ fn ptycho_binary() -> PathBuf {
     };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
+        // `--workspace --tests --bins` selects what `cargo test --workspace` (and nextest, and
+        // `cargo xtask`) built, so features unify the same way, dev-dependencies included, and
+        // this is a no-op there. `-p ptycho-cli --bin ptycho` alone would unify features
+        // without the dev-dependencies and rebuild burn inside the test's time budget.
         .args([
             "build",
             "--quiet",
-            "-p",
-            "ptycho-cli",
-            "--bin",
-            "ptycho",
+            "--workspace",
+            "--tests",
+            "--bins",
             "--profile",
         ])
         .arg(&profile)

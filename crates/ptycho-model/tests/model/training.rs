@@ -280,10 +280,12 @@ fn short_training_on_simulated_lines_lowers_the_loss_and_reconstructs_the_amplit
         scan.batch.groups,
         started.elapsed().as_secs_f64()
     );
-    // Measured on the development machine: SSIM 0.055 before, 0.576 after; loss 24.7 → 15.2.
+    // Measured: SSIM 0.055 before; after, 0.576 with gemm's AVX2 kernels and 0.425 with its
+    // AVX-512 ones (x86-v4): 400 Adam steps on 25 groups are chaotic enough that rounding order
+    // moves the end point, so the bound sits below both, still 6x the untrained SSIM.
     assert!(before < 0.2, "untrained SSIM {before}");
     assert!(
-        after > 0.45,
+        after > 0.35,
         "amplitude SSIM after training {after} (before {before})"
     );
     assert!(losses.last().unwrap() < &(0.8 * losses[0]), "{losses:?}");
