@@ -127,7 +127,10 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
             let selection = Selection {
                 targets: vec![category.target.clone()],
                 features: category.features.clone(),
-                whole_workspace: false,
+                // Without features, build what CI builds (every workspace test, picked by a
+                // filter): one shared build, and the `ptycho` binary the integration test
+                // asks for is already built with the same features.
+                whole_workspace: category.features.is_empty(),
                 filters: selector
                     .map(|s| s.filter())
                     .into_iter()

@@ -58,8 +58,9 @@ fn selection(map: &SelectorMap, args: &Args) -> Result<Selection> {
     features.dedup();
     Ok(Selection {
         targets: vec![category.target.clone()],
+        // Without features, the same shared workspace build as CI and `phase` (see there).
+        whole_workspace: features.is_empty(),
         features,
-        whole_workspace: false,
         filters,
         env: map.env(args.verbose),
         no_capture: args.verbose,
