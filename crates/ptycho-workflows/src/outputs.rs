@@ -105,7 +105,17 @@ pub fn write_reconstruction(
     let amp_path = dir.join(AMPLITUDE_PNG);
     let phase_path = dir.join(PHASE_PNG);
     std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-    write_png_gray8(&amp_path, amplitude.view(), None)?;
+    // Scale the amplitude over the pixels the scan covered: uncovered corners are zero and
+    // would otherwise squeeze the object into a few grey levels.
+    let covered_range = amplitude
+        .iter()
+        .zip(stitched.weight.iter())
+        .filter(|(a, weight)| **weight > 0.0 && a.is_finite())
+        .fold(None, |range: Option<(f32, f32)>, (&a, _)| {
+            Some(range.map_or((a, a), |(lo, hi)| (lo.min(a), hi.max(a))))
+        })
+        .filter(|(lo, hi)| hi > lo);
+    write_png_gray8(&amp_path, amplitude.view(), covered_range)?;
     write_png_gray8(
         &phase_path,
         phase.view(),
