@@ -63,3 +63,47 @@ impl TrainingHistory {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_history_reads_back_bit_for_bit() {
+        // 9.982398004324317 came back as ...315 from serde_json's default fast float parser (a
+        // flaky history round-trip test and a resumed run's history depend on exact parsing).
+        let record = EpochRecord {
+            epoch: 0,
+            loss: -3367366.75,
+            val_loss: Some(-5005705.5),
+            learning_rate: 1e-3,
+            log_scale: 6.8978729248046875,
+            patterns_per_second: 9.982398004324317,
+            seconds: 0.601057982,
+        };
+        let history = TrainingHistory {
+            epochs: vec![
+                record.clone(),
+                EpochRecord {
+                    patterns_per_second: 9.732288064184209,
+                    ..record
+                },
+            ],
+            stopped_early: false,
+            train_groups: 6,
+            val_groups: 3,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.json");
+        history.write_json(&path).unwrap();
+        let back: TrainingHistory =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for (a, b) in back.epochs.iter().zip(&history.epochs) {
+            assert_eq!(
+                a.patterns_per_second.to_bits(),
+                b.patterns_per_second.to_bits()
+            );
+        }
+        assert_eq!(back, history);
+    }
+}
