@@ -11,7 +11,7 @@ use ptycho_data::{
     BatchSource, GroupedData, GroupingParams, LoadOptions, PtychoDataContainer, ScanData,
     generate_grouped_data, prepare_training_data,
 };
-use ptycho_model::{GroupBatch, GroupSource, ModelError};
+use ptycho_model::DataGroups;
 
 use crate::error::{Result, WorkflowError};
 
@@ -133,50 +133,6 @@ fn check_layout(
 }
 
 /// The container seen by the training loop: normalised amplitudes, `coords_relative` offsets
-/// and, for gridsize 1 with ground truth, the known object for the real-space loss term.
-#[derive(Debug, Clone, Copy)]
-pub struct ContainerGroups<'a> {
-    container: &'a PtychoDataContainer,
-}
-
-impl<'a> ContainerGroups<'a> {
-    /// Borrows `container`.
-    pub fn new(container: &'a PtychoDataContainer) -> Self {
-        Self { container }
-    }
-}
-
-impl GroupSource for ContainerGroups<'_> {
-    fn len(&self) -> usize {
-        self.container.len()
-    }
-
-    fn channels(&self) -> usize {
-        self.container.channels()
-    }
-
-    fn n(&self) -> usize {
-        self.container.patch_size()
-    }
-
-    fn fill(&self, indices: &[usize], out: &mut GroupBatch) -> std::result::Result<(), ModelError> {
-        let batch = self
-            .container
-            .batch(indices)
-            .map_err(|e| ModelError::Source(e.to_string()))?;
-        let (b, c, n) = (indices.len(), self.channels(), self.n());
-        out.groups = b;
-        out.channels = c;
-        out.n = n;
-        out.amplitude.clear();
-        out.amplitude.extend(batch.diffraction.iter().copied());
-        // coords_relative is (B, C, 1, 2) with [x, y] last: the model's [dx, dy] order.
-        out.offsets.clear();
-        out.offsets.extend(batch.coords_relative.iter().copied());
-        out.object = match (&batch.y, c, self.container.has_ground_truth) {
-            (Some(y), 1, true) => Some(y.iter().map(|z| (z.re, z.im)).unzip()),
-            _ => None,
-        };
-        Ok(())
-    }
-}
+/// and, for gridsize 1 with ground truth, the known object for the real-space loss term (the
+/// model crate's adapter over any `BatchSource`; the container withholds `Y` without ground truth).
+pub type ContainerGroups<'a> = DataGroups<'a, PtychoDataContainer>;
