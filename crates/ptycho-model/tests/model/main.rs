@@ -5,4 +5,5 @@ mod fixture;
 mod generator;
 mod losses;
 mod physics;
+mod reconstruction;
 mod training;
