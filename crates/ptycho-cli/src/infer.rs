@@ -6,9 +6,29 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use ptycho_data::ScanData;
-use ptycho_workflows::{DataInput, InferenceModel, ensure_container, reconstruct_and_write};
+use ptycho_workflows::{
+    DataInput, InferenceModel, StitchWeighting, ensure_container, reconstruct_and_write,
+};
 
 use crate::train::{check_accelerator, deprecated, npz_in};
+
+/// `--stitch-weighting` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StitchWeightingArg {
+    /// Every pixel of the central crop counts once
+    Uniform,
+    /// Pixels weighted by the probe intensity
+    Probe,
+}
+
+impl From<StitchWeightingArg> for StitchWeighting {
+    fn from(arg: StitchWeightingArg) -> Self {
+        match arg {
+            StitchWeightingArg::Uniform => Self::Uniform,
+            StitchWeightingArg::Probe => Self::Probe,
+        }
+    }
+}
 
 /// Arguments of `ptycho infer`.
 #[derive(Debug, clap::Args)]
@@ -25,9 +45,13 @@ pub struct InferArgs {
     /// Groups to reconstruct (default: every scan position for gridsize 1, else the bundle's n_groups)
     #[arg(long)]
     pub n_groups: Option<usize>,
-    /// Stitch crop M (default min(20, N/2))
+    /// Stitch crop M (default min(20, N/2) with uniform weights, N/2 with probe weights)
     #[arg(long)]
     pub stitch_crop: Option<usize>,
+    /// How overlapping patches are averaged: uniform (upstream TF) or probe (|P|²-weighted,
+    /// seamless)
+    #[arg(long, value_enum, default_value_t = StitchWeightingArg::Uniform)]
+    pub stitch_weighting: StitchWeightingArg,
     /// Compute device: cpu (default), wgpu, cuda, gpu (any GPU backend built in) or auto (a GPU if one works, else cpu)
     #[arg(long)]
     pub accelerator: Option<String>,
@@ -96,6 +120,7 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
         &container,
         &output_dir,
         args.stitch_crop,
+        args.stitch_weighting.into(),
         Some(&bundle.path),
         Some(&data_file),
     )

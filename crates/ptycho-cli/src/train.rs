@@ -271,6 +271,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         output_dir: output_dir.clone(),
         stitch: test.is_some(),
         stitch_crop: None,
+        stitch_weighting: ptycho_workflows::StitchWeighting::Uniform,
         train: TrainOptions {
             progress: !args.quiet,
             seed: args.seed,

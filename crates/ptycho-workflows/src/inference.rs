@@ -37,6 +37,41 @@ pub fn default_stitch_crop(n: usize) -> usize {
     DEFAULT_STITCH_CROP.min(n / 2).max(1)
 }
 
+/// How overlapping patches are averaged when stitching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StitchWeighting {
+    /// Every pixel of the central M×M crop counts once (upstream TF `reassemble_position`,
+    /// M = [`default_stitch_crop`]).
+    #[default]
+    Uniform,
+    /// Pixels weighted by the scan's probe intensity `|P|²` over the whole generated support
+    /// (M = N/2 by default): a patch's dimly lit edge counts little, so neighbouring patches
+    /// meet without seams (Torch's barycentric route).
+    Probe,
+}
+
+impl StitchWeighting {
+    /// The crop M used when none is given.
+    pub fn default_crop(self, n: usize) -> usize {
+        match self {
+            Self::Uniform => default_stitch_crop(n),
+            Self::Probe => (n / 2).max(1),
+        }
+    }
+
+    /// The stitcher's weighting for a scan illuminated by `probe`.
+    pub fn patch_weighting(
+        self,
+        probe: ndarray::ArrayView2<'_, Complex32>,
+    ) -> Result<PatchWeighting> {
+        Ok(match self {
+            Self::Uniform => PatchWeighting::Uniform,
+            Self::Probe => PatchWeighting::probe_intensity(probe)?,
+        })
+    }
+}
+
 /// A model ready for inference on one compute device.
 #[derive(Debug, Clone)]
 pub struct InferenceModel {
@@ -66,13 +101,22 @@ impl Reconstruction {
 
     /// Stitches the central `crop`×`crop` of every patch at its position (uniform weights).
     pub fn stitch(&self, crop: usize) -> Result<StitchedObject> {
+        self.stitch_weighted(crop, PatchWeighting::Uniform)
+    }
+
+    /// Stitches the central `crop`×`crop` of every patch at its position with `weighting`.
+    pub fn stitch_weighted(
+        &self,
+        crop: usize,
+        weighting: PatchWeighting,
+    ) -> Result<StitchedObject> {
         let geometry = StitchGeometry::from_positions(
             self.positions.iter().copied(),
             self.patch_size(),
             crop,
             CanvasAnchor::PixelGrid,
         )?;
-        let mut stitcher = Stitcher::new(geometry, PatchWeighting::Uniform)?;
+        let mut stitcher = Stitcher::new(geometry, weighting)?;
         stitcher.push_batch(self.patches.view(), &self.positions)?;
         Ok(stitcher.finish())
     }
@@ -246,5 +290,53 @@ mod tests {
             (z.re - 4.0).abs() < 1e-3 && (z.im - 5.0).abs() < 1e-3,
             "{z}"
         );
+    }
+
+    #[test]
+    fn probe_weighting_averages_by_illumination_over_the_whole_support() {
+        assert_eq!(StitchWeighting::Probe.default_crop(64), 32);
+        assert_eq!(StitchWeighting::Uniform.default_crop(64), 20);
+        // Two constant 8x8 patches (values 1 and 3) one pixel apart, under a probe that is
+        // bright (|P|² = 1) in the patch's left half and dim (|P|² = 1/4) in its right half.
+        let n = 8;
+        let mut patches = Array3::<Complex32>::zeros((2, n, n));
+        patches
+            .index_axis_mut(ndarray::Axis(0), 0)
+            .fill(Complex32::new(1.0, 0.0));
+        patches
+            .index_axis_mut(ndarray::Axis(0), 1)
+            .fill(Complex32::new(3.0, 0.0));
+        let probe = ndarray::Array2::from_shape_fn((n, n), |(_, c)| {
+            Complex32::new(if c < n / 2 { 1.0 } else { 0.5 }, 0.0)
+        });
+        let rec = Reconstruction {
+            patches,
+            positions: vec![ScanPosition::new(10.0, 20.0), ScanPosition::new(11.0, 20.0)],
+            gridsize: 1,
+        };
+        let weighting = StitchWeighting::Probe
+            .patch_weighting(probe.view())
+            .unwrap();
+        let stitched = rec
+            .stitch_weighted(StitchWeighting::Probe.default_crop(n), weighting)
+            .unwrap();
+        let (r, c) = (
+            (20.0 - stitched.origin.y) as usize,
+            (10.0 - stitched.origin.x) as usize,
+        );
+        // Object column 10 is the first patch's column 4 (dim, 1/4) and the second patch's
+        // column 3 (bright, 1): (1·1/4 + 3·1) / (1/4 + 1) = 2.6.
+        let z = stitched.object[[r, c]];
+        assert!((z.re - 2.6).abs() < 1e-5 && z.im.abs() < 1e-6, "{z}");
+        // Uniform weights give the plain mean there.
+        let uniform = rec.stitch(4).unwrap();
+        let z = uniform.object[[r, c]];
+        assert!((z.re - 2.0).abs() < 1e-5, "{z}");
+        // A dark probe cannot weight anything.
+        let dark = ndarray::Array2::<Complex32>::zeros((n, n));
+        let err = StitchWeighting::Probe
+            .patch_weighting(dark.view())
+            .unwrap_err();
+        assert!(err.to_string().contains("probe"), "{err}");
     }
 }

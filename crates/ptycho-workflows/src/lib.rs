@@ -47,6 +47,8 @@ pub use config::{ConfigInput, ResolvedConfig, resolve_config};
 pub use container::{ContainerGroups, DataInput, ensure_container};
 pub use device::{Accelerator, Backend, ComputeDevice, DeviceError};
 pub use error::{Result, WorkflowError};
-pub use inference::{DEFAULT_INFERENCE_BATCH, InferenceModel, Reconstruction, default_stitch_crop};
+pub use inference::{
+    DEFAULT_INFERENCE_BATCH, InferenceModel, Reconstruction, StitchWeighting, default_stitch_crop,
+};
 pub use run::{RunOptions, RunOutcome, StitchResult, reconstruct_and_write, run_cdi_example};
 pub use training::{TrainOptions, TrainResults, TrainedModel, host_probe, train_cdi_model};

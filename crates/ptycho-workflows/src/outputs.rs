@@ -16,6 +16,7 @@ use ptycho_model::TrainingHistory;
 use serde::Serialize;
 
 use crate::error::{Result, WorkflowError};
+use crate::inference::StitchWeighting;
 
 /// Loss history file names.
 pub const HISTORY_CSV: &str = "loss_history.csv";
@@ -40,6 +41,8 @@ pub struct ReconstructionMetadata {
     pub gridsize: usize,
     /// Stitch crop M.
     pub stitch_crop: usize,
+    /// How overlapping patches were averaged.
+    pub stitch_weighting: StitchWeighting,
     /// Patches stitched.
     pub patches: usize,
     /// Trained intensity scale of the model.
@@ -93,6 +96,24 @@ pub fn write_history(dir: &Path, history: &TrainingHistory) -> Result<(PathBuf, 
     Ok((csv_path, json_path))
 }
 
+/// Pixels whose stitching weight is below this fraction of the maximum do not set the display
+/// range of the PNGs.
+pub const LIT_WEIGHT_FRACTION: f32 = 0.05;
+
+/// The finite min and max of `image` over pixels carrying at least [`LIT_WEIGHT_FRACTION`] of
+/// the largest weight; `None` (the image's own range) when that is empty or constant.
+fn lit_range(image: &Array2<f32>, weight: &Array2<f32>) -> Option<(f32, f32)> {
+    let max = weight.iter().copied().fold(0.0f32, f32::max);
+    image
+        .iter()
+        .zip(weight.iter())
+        .filter(|(v, w)| max > 0.0 && **w >= LIT_WEIGHT_FRACTION * max && v.is_finite())
+        .fold(None, |range: Option<(f32, f32)>, (&v, _)| {
+            Some(range.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
+        })
+        .filter(|(lo, hi)| hi > lo)
+}
+
 /// Writes amplitude and phase PNGs and the complex object NPZ (`object` complex64 `(H, W)`,
 /// `amplitude`, `phase`, `weight` f32, `origin_xy` f64 `[2]`, `metadata_json` u8 bytes).
 pub fn write_reconstruction(
@@ -105,21 +126,18 @@ pub fn write_reconstruction(
     let amp_path = dir.join(AMPLITUDE_PNG);
     let phase_path = dir.join(PHASE_PNG);
     std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-    // Scale the amplitude over the pixels the scan covered: uncovered corners are zero and
-    // would otherwise squeeze the object into a few grey levels.
-    let covered_range = amplitude
-        .iter()
-        .zip(stitched.weight.iter())
-        .filter(|(a, weight)| **weight > 0.0 && a.is_finite())
-        .fold(None, |range: Option<(f32, f32)>, (&a, _)| {
-            Some(range.map_or((a, a), |(lo, hi)| (lo.min(a), hi.max(a))))
-        })
-        .filter(|(lo, hi)| hi > lo);
-    write_png_gray8(&amp_path, amplitude.view(), covered_range)?;
+    // Scale both images over the well-lit pixels: uncovered corners are zero, and the dim rim
+    // of probe-weighted stitching is noisy; either would squeeze the object into a few grey
+    // levels (a fixed [−π, π] phase range does the same to a weak phase object).
+    write_png_gray8(
+        &amp_path,
+        amplitude.view(),
+        lit_range(&amplitude, &stitched.weight),
+    )?;
     write_png_gray8(
         &phase_path,
         phase.view(),
-        Some((-std::f32::consts::PI, std::f32::consts::PI)),
+        lit_range(&phase, &stitched.weight),
     )?;
     let npz_path = dir.join(OBJECT_NPZ);
     let (h, w) = stitched.object.dim();
@@ -199,5 +217,21 @@ mod tests {
         let back: TrainingHistory =
             serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
         assert_eq!(back, history);
+    }
+
+    #[test]
+    fn display_range_ignores_uncovered_and_dimly_lit_pixels() {
+        // A 3x3 image: an uncovered corner (weight 0, value 0), a dim rim pixel with an outlier
+        // (weight 1 % of the maximum) and well-lit pixels between 0.2 and 0.8.
+        let image =
+            Array2::from_shape_vec((3, 3), vec![0.0, 5.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+                .unwrap();
+        let weight =
+            Array2::from_shape_vec((3, 3), vec![0.0, 0.01, 1.0, 1.0, 1.0, 0.5, 0.2, 0.1, 0.06])
+                .unwrap();
+        assert_eq!(lit_range(&image, &weight), Some((0.2, 0.8)));
+        // Nothing lit, or a constant lit image: the PNG falls back to the image's own range.
+        assert_eq!(lit_range(&image, &Array2::zeros((3, 3))), None);
+        assert_eq!(lit_range(&Array2::ones((3, 3)), &weight), None);
     }
 }

@@ -12,7 +12,7 @@ use crate::config::{ConfigInput, ResolvedConfig, resolve_config};
 use crate::container::DataInput;
 use crate::error::Result;
 use crate::inference::{
-    DEFAULT_INFERENCE_BATCH, InferenceModel, Reconstruction, default_stitch_crop,
+    DEFAULT_INFERENCE_BATCH, InferenceModel, Reconstruction, StitchWeighting, default_stitch_crop,
 };
 use crate::outputs::{
     ReconstructionMetadata, evaluate, write_history, write_metrics, write_reconstruction,
@@ -26,8 +26,10 @@ pub struct RunOptions {
     pub output_dir: PathBuf,
     /// Reconstruct and stitch after training (on the test data, else the training data).
     pub stitch: bool,
-    /// Stitch crop M; `None`: [`default_stitch_crop`].
+    /// Stitch crop M; `None`: [`StitchWeighting::default_crop`].
     pub stitch_crop: Option<usize>,
+    /// How overlapping patches are averaged.
+    pub stitch_weighting: StitchWeighting,
     /// Training options.
     pub train: TrainOptions,
 }
@@ -39,6 +41,7 @@ impl RunOptions {
             output_dir: output_dir.into(),
             stitch: true,
             stitch_crop: None,
+            stitch_weighting: StitchWeighting::Uniform,
             train: TrainOptions::default(),
         }
     }
@@ -102,6 +105,7 @@ pub fn run_cdi_example(
             container,
             dir,
             options.stitch_crop,
+            options.stitch_weighting,
             Some(&bundle_path),
             None,
         )?)
@@ -117,23 +121,27 @@ pub fn run_cdi_example(
     })
 }
 
-/// Reconstructs `container` with `model`, stitches, writes PNGs and the object NPZ into `dir`,
+/// Reconstructs `container` with `model`, stitches (`weighting`; crop `stitch_crop`, else the
+/// weighting's default), writes PNGs and the object NPZ into `dir`,
 /// and evaluates against the container's ground-truth object when it has one.
 pub fn reconstruct_and_write(
     model: &InferenceModel,
     container: &PtychoDataContainer,
     dir: &Path,
     stitch_crop: Option<usize>,
+    weighting: StitchWeighting,
     model_path: Option<&Path>,
     data_file: Option<&Path>,
 ) -> Result<StitchResult> {
     let reconstruction = model.reconstruct(container, DEFAULT_INFERENCE_BATCH)?;
-    let crop = stitch_crop.unwrap_or_else(|| default_stitch_crop(reconstruction.patch_size()));
-    let object = reconstruction.stitch(crop)?;
+    let crop = stitch_crop.unwrap_or_else(|| weighting.default_crop(reconstruction.patch_size()));
+    let object =
+        reconstruction.stitch_weighted(crop, weighting.patch_weighting(container.probe.view())?)?;
     let metadata = ReconstructionMetadata {
         n: reconstruction.patch_size(),
         gridsize: reconstruction.gridsize,
         stitch_crop: crop,
+        stitch_weighting: weighting,
         patches: object.patches,
         intensity_scale: model.trained_intensity_scale(),
         model_path: model_path.map(Path::to_path_buf),
@@ -142,7 +150,16 @@ pub fn reconstruct_and_write(
     let mut files = write_reconstruction(dir, &object, &metadata)?;
     let metrics = match (&container.yy_full, container.has_ground_truth) {
         (Some(truth), _) => {
-            let report = evaluate(&object, truth, &reconstruction.positions, crop)?;
+            // The scored region is the scan's bounding box grown by half the crop. Probe
+            // weighting stitches the whole support, whose outer ring only a dim probe edge
+            // reaches; it is scored over the upstream M = 20 box like uniform stitching.
+            let eval_crop = match weighting {
+                StitchWeighting::Uniform => crop,
+                StitchWeighting::Probe => {
+                    crop.min(default_stitch_crop(reconstruction.patch_size()))
+                }
+            };
+            let report = evaluate(&object, truth, &reconstruction.positions, eval_crop)?;
             files.push(write_metrics(dir, &report)?);
             Some(report)
         }
