@@ -1,16 +1,10 @@
 //! `--accelerator` of `ptycho train` and `ptycho infer`: unknown names and backends this build
 //! lacks are refused with one line naming the choice, before any data is read.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn ptycho(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ptycho"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .output()
-        .expect("run ptycho")
-}
+mod support;
+use support::ptycho;
 
 /// The `error:` line of a failed run.
 fn error(output: &Output) -> String {

@@ -6,28 +6,15 @@
 //! n_filters_scale 1) so the file stays fast.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ptycho_bundle::{BundleSchema, LoadOptions, ModelRole, inspect_bundle, load_bundle};
 
+mod support;
+use support::{ptycho, text};
+
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/datasets/sim_lines_n64.npz")
-}
-
-fn ptycho(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ptycho"))
-        .args(args)
-        .env("MLFLOW_TRACKING_URI", "memory")
-        .output()
-        .expect("run ptycho")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// `ptycho train` on 16 groups of the fixture for `epochs` epochs into `out`.

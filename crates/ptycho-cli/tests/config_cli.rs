@@ -1,19 +1,10 @@
 //! `ptycho config ...` as a user runs it: exit status, stdout, and one-line errors on stderr.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn ptycho(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ptycho"))
-        .args(args)
-        .current_dir(workspace_root())
-        .output()
-        .expect("run ptycho")
-}
+mod support;
+use support::{ptycho, workspace_root};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

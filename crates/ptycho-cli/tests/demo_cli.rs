@@ -1,23 +1,27 @@
 //! `ptycho demo` end to end at a tiny scale: it simulates, trains, saves and reloads the bundle,
 //! and reconstructs exactly the groups it trained on (the self-supervised single-scan use).
 
-use std::process::Command;
+mod support;
+use support::{ptycho, text};
 
 #[test]
 fn demo_trains_then_reconstructs_the_groups_it_trained_on() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     // A 6 × 6 raster (36 positions) at gridsize 2 gives at most 9 groups; train on 8.
-    let o = Command::new(env!("CARGO_BIN_EXE_ptycho"))
-        .args(["demo", "--output-dir", out.to_str().unwrap()])
-        .args(["--epochs", "2", "--raster", "6", "--groups", "8", "--quiet"])
-        .output()
-        .expect("run ptycho");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = ptycho(&[
+        "demo",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--raster",
+        "6",
+        "--groups",
+        "8",
+        "--quiet",
+    ]);
+    let text = text(&o);
     assert!(o.status.success(), "{text}");
     assert!(text.contains("trained 2 epochs"), "{text}");
     for file in [

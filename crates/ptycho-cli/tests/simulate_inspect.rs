@@ -2,22 +2,10 @@
 //! files names the key and the problem and exits non-zero.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn ptycho(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ptycho"))
-        .args(args)
-        .output()
-        .expect("run ptycho")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod support;
+use support::{ptycho, text};
 
 fn simulate_small(out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![

@@ -8,7 +8,8 @@ use rand_chacha::ChaCha8Rng;
 use rustfft::FftPlanner;
 use rustfft::num_complex::Complex32;
 
-use ptycho_model::{GroupBatch, HostProbe};
+use ptycho_model::train::Scheduler;
+use ptycho_model::{GroupBatch, HostProbe, LossWeights, TrainingSpec};
 
 /// `fftshift(|FFT2(ψ)|²)/N²` of one `n × n` wave, computed with rustfft in f32.
 pub fn far_field_reference(re: &[f32], im: &[f32], n: usize) -> Vec<f32> {
@@ -243,6 +244,28 @@ pub fn simulate_scan(
         centres,
         intensity_scale: (nphotons.sqrt() / (n / 2) as f64) as f32,
         norm,
+    }
+}
+
+/// The short-training recipe of the reconstruction tests: amplitude-MAE loss only (the 2023
+/// ablation rows), batch 4, a constant learning rate, every group trained (no validation split,
+/// no early stopping), no progress bar.
+pub fn mae_training(nepochs: usize, learning_rate: f64, seed: u64) -> TrainingSpec {
+    TrainingSpec {
+        batch_size: 4,
+        nepochs,
+        learning_rate,
+        validation_split: 0.0,
+        early_stop_patience: None,
+        scheduler: Scheduler::Constant,
+        loss_weights: LossWeights {
+            nll_weight: 0.0,
+            mae_weight: 1.0,
+            ..LossWeights::default()
+        },
+        seed,
+        progress: false,
+        ..TrainingSpec::default()
     }
 }
 

@@ -18,16 +18,17 @@ use ptycho_config::{ModelConfig, TrainingConfig};
 use ptycho_data::{BatchSource, LoadOptions, prepare_training_data};
 use ptycho_eval::filters::gaussian_filter;
 use ptycho_eval::phase::remove_mean;
+use ptycho_eval::pointwise::{data_range, scale_to_mean};
 use ptycho_eval::stitch::{
     CanvasAnchor, PatchWeighting, ScanPosition, StitchGeometry, StitchedObject, Stitcher,
 };
-use ptycho_model::train::Scheduler;
 use ptycho_model::{
-    DataGroups, DeviceBatch, GeneratorSpec, GroupBatch, GroupSource, LossWeights, Physics,
-    PhysicsSpec, Pinn, TrainingSpec, train,
+    DataGroups, DeviceBatch, GeneratorSpec, GroupBatch, GroupSource, Physics, PhysicsSpec, Pinn,
+    train,
 };
 use serde_json::json;
 
+use crate::common::mae_training;
 use crate::fixture::{fixture_n64, host_probe};
 
 /// Epochs of 16 steps (64 groups, batch 4), about 6 minutes on an idle 2-core machine (2.3 s
@@ -72,14 +73,11 @@ struct Scores {
 /// Amplitude (scaled to the truth's mean) and mean-removed phase SSIM, and the high-pass
 /// correlations of both.
 fn score(amp: ArrayView2<'_, f64>, phase: ArrayView2<'_, f64>, truth: &Truth) -> Scores {
-    let k = truth.amplitude.mean().unwrap() / amp.mean().unwrap().max(1e-12);
-    let amp = amp.mapv(|v| v * k);
-    let range = |t: &Array2<f64>| {
-        t.iter().copied().fold(f64::MIN, f64::max) - t.iter().copied().fold(f64::MAX, f64::min)
-    };
+    let (amp, _) = scale_to_mean(truth.amplitude.view(), amp).unwrap();
     let phase = remove_mean(phase);
-    let ssim =
-        |a: ArrayView2<'_, f64>, t: &Array2<f64>| ptycho_eval::ssim(a, t.view(), range(t)).unwrap();
+    let ssim = |a: ArrayView2<'_, f64>, t: &Array2<f64>| {
+        ptycho_eval::ssim(a, t.view(), data_range(t.view())).unwrap()
+    };
     Scores {
         amplitude_ssim: ssim(amp.view(), &truth.amplitude),
         phase_ssim: ssim(phase.view(), &truth.phase),
@@ -222,22 +220,7 @@ fn model_trained_on_the_fixture_reconstructs_its_object() {
     };
     let (before, _, _) = scored(&untrained);
 
-    let spec = TrainingSpec {
-        batch_size: 4,
-        nepochs: EPOCHS,
-        learning_rate: 1e-3,
-        validation_split: 0.0,
-        early_stop_patience: None,
-        scheduler: Scheduler::Constant,
-        loss_weights: LossWeights {
-            nll_weight: 0.0,
-            mae_weight: 1.0,
-            ..LossWeights::default()
-        },
-        seed: 3,
-        progress: false,
-        ..TrainingSpec::default()
-    };
+    let spec = mae_training(EPOCHS, 1e-3, 3);
     let started = std::time::Instant::now();
     let (model, history) = train(model, &physics, &source, &spec, &device).unwrap();
     let seconds = started.elapsed().as_secs_f64();
@@ -246,17 +229,17 @@ fn model_trained_on_the_fixture_reconstructs_its_object() {
 
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ptycho-model-fixture");
     std::fs::create_dir_all(&out).unwrap();
-    let f32_view = |a: &Array2<f64>| a.mapv(|v| v as f32);
+    let to_f32 = |a: &Array2<f64>| a.mapv(|v| v as f32);
     let phase_range = |p: &Array2<f64>| {
         let lo = p.iter().copied().fold(f64::MAX, f64::min) as f32;
         let hi = p.iter().copied().fold(f64::MIN, f64::max) as f32;
         Some((lo, hi))
     };
     let write = ptycho_eval::export::write_png_gray8;
-    write(&out.join("amplitude.png"), f32_view(&amp).view(), None).unwrap();
+    write(&out.join("amplitude.png"), to_f32(&amp).view(), None).unwrap();
     write(
         &out.join("truth_amplitude.png"),
-        f32_view(&truth.amplitude).view(),
+        to_f32(&truth.amplitude).view(),
         None,
     )
     .unwrap();
@@ -264,13 +247,13 @@ fn model_trained_on_the_fixture_reconstructs_its_object() {
     let aligned_phase = remove_mean(phase.view());
     write(
         &out.join("phase.png"),
-        f32_view(&aligned_phase).view(),
+        to_f32(&aligned_phase).view(),
         phase_range(&truth.phase),
     )
     .unwrap();
     write(
         &out.join("truth_phase.png"),
-        f32_view(&truth.phase).view(),
+        to_f32(&truth.phase).view(),
         phase_range(&truth.phase),
     )
     .unwrap();

@@ -10,7 +10,7 @@ use ptycho_model::{
     TrainingSpec, train,
 };
 
-use crate::common::{ScanLayout, flat_weights, lines_object, simulate_scan, ssim};
+use crate::common::{ScanLayout, flat_weights, lines_object, mae_training, simulate_scan, ssim};
 
 fn specs(gs: usize, nfs: usize, s: f32) -> (GeneratorSpec, PhysicsSpec) {
     let generator = GeneratorSpec {
@@ -255,22 +255,7 @@ fn short_training_on_simulated_lines_lowers_the_loss_and_reconstructs_the_amplit
     .unwrap();
     let model = Pinn::new(&g, &p, 4, &device).unwrap();
     let before = amplitude_ssim(&model, &physics, &scan, side);
-    let spec = TrainingSpec {
-        batch_size: 4,
-        nepochs: 20,
-        learning_rate: 3e-3,
-        validation_split: 0.0,
-        early_stop_patience: None,
-        scheduler: Scheduler::Constant,
-        loss_weights: LossWeights {
-            nll_weight: 0.0,
-            mae_weight: 1.0,
-            ..LossWeights::default()
-        },
-        seed: 1,
-        progress: false,
-        ..TrainingSpec::default()
-    };
+    let spec = mae_training(20, 3e-3, 1);
     let started = std::time::Instant::now();
     let (model, history) = train(model, &physics, &source, &spec, &device).unwrap();
     let losses = history.losses();
