@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use ptycho_data::ScanData;
 use ptycho_workflows::{
-    DataInput, InferenceModel, StitchWeighting, ensure_container, reconstruct_and_write,
+    DataInput, InferenceModel, RefineSpec, StitchWeighting, ensure_container, reconstruct_and_write,
+    refine_scan, write_refined,
 };
 
 use crate::train::{check_accelerator, deprecated, npz_in};
@@ -28,6 +29,15 @@ impl From<StitchWeightingArg> for StitchWeighting {
             StitchWeightingArg::Probe => Self::Probe,
         }
     }
+}
+
+/// `--refine-from` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RefineStart {
+    /// The network's stitched object
+    Network,
+    /// A flat object of amplitude 1 (the refinement alone, for comparison)
+    Flat,
 }
 
 /// Arguments of `ptycho infer`.
@@ -52,6 +62,14 @@ pub struct InferArgs {
     /// seamless)
     #[arg(long, value_enum, default_value_t = StitchWeightingArg::Uniform)]
     pub stitch_weighting: StitchWeightingArg,
+    /// Epochs of whole-field refinement after the network (object and probe fitted to the
+    /// measured amplitudes, starting from the network's stitched object); 0 skips it. Written
+    /// to OUTPUT/refined/
+    #[arg(long, default_value_t = RefineSpec::default().epochs)]
+    pub refine_epochs: usize,
+    /// What refinement starts from: the network's reconstruction or a flat object
+    #[arg(long, value_enum, default_value_t = RefineStart::Network)]
+    pub refine_from: RefineStart,
     /// Compute device: cpu (default), wgpu, cuda, gpu (any GPU backend built in) or auto (a GPU if one works, else cpu)
     #[arg(long)]
     pub accelerator: Option<String>,
@@ -113,6 +131,7 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
         (None, 1) => scan.n_positions(),
         (None, _) => config.n_groups,
     };
+    let refine_input = (args.refine_epochs > 0).then(|| scan.clone());
     let container = ensure_container(DataInput::Raw(scan), &config)
         .with_context(|| format!("cannot prepare {}", data_file.display()))?;
     let result = reconstruct_and_write(
@@ -141,6 +160,34 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
     }
     for f in &result.files {
         println!("wrote {}", f.display());
+    }
+    if let Some(scan) = refine_input {
+        let spec = RefineSpec {
+            epochs: args.refine_epochs,
+            ..RefineSpec::default()
+        };
+        let from_network = args.refine_from == RefineStart::Network;
+        let probe = model.probe().context("cannot read the model's probe")?;
+        let refined = refine_scan(
+            &scan,
+            from_network.then_some(&result.object),
+            &probe,
+            &spec,
+            &device,
+        )
+        .context("refinement failed")?;
+        println!(
+            "refined the {} object and the probe over {} patterns for {} epochs in {:.1} s: amplitude misfit {:.4e} -> {:.4e}",
+            if from_network { "network's" } else { "flat" },
+            scan.n_positions(),
+            spec.epochs,
+            refined.seconds,
+            refined.loss.first().copied().unwrap_or(f64::NAN),
+            refined.loss.last().copied().unwrap_or(f64::NAN),
+        );
+        for f in write_refined(&output_dir, &refined, &spec, from_network)? {
+            println!("wrote {}", f.display());
+        }
     }
     Ok(())
 }

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use ptycho_config::{ConfigDocument, ExecutionConfig, LegacyParams, TrainingConfig};
+use ptycho_config::{ConfigDocument, ExecutionConfig, Format, LegacyParams, TrainingConfig};
 use ptycho_data::ScanData;
 use ptycho_workflows::{
     Accelerator, ComputeDevice, ConfigInput, DataInput, RunOptions, TrainOptions, run_cdi_example,
@@ -45,7 +45,8 @@ pub struct TrainArgs {
     /// Learning rate
     #[arg(long)]
     pub learning_rate: Option<f64>,
-    /// Mean photons per pattern (sets the intensity scale)
+    /// Mean photons per pattern (sets the intensity scale); default: measured from the training
+    /// data (mean of the summed squared amplitudes per pattern)
     #[arg(long)]
     pub nphotons: Option<f64>,
     /// Seed of grouping, weights and shuffling
@@ -167,6 +168,19 @@ fn base_config(path: Option<&Path>) -> anyhow::Result<(TrainingConfig, Execution
     Ok((training, doc.execution, true))
 }
 
+/// Whether the config file sets `nphotons` itself (in `[training]` or at the top level);
+/// otherwise the photon scale is measured from the data.
+fn config_sets_nphotons(path: &Path) -> anyhow::Result<bool> {
+    let format = Format::from_path(path)?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config {}", path.display()))?;
+    let value = format
+        .parse(&text)
+        .with_context(|| format!("cannot parse config {}", path.display()))?;
+    let names_it = |v: Option<&serde_json::Value>| v.and_then(|t| t.get("nphotons")).is_some();
+    Ok(names_it(Some(&value)) || names_it(value.get("training")))
+}
+
 /// The checkpoint directory of `--resume` (`OUTPUT/checkpoints/last` when given no value).
 fn resume_dir(flag: Option<&Option<PathBuf>>, output_dir: &Path) -> Option<PathBuf> {
     flag.map(|dir| {
@@ -221,6 +235,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     };
 
     let (mut training, mut execution, from_file) = base_config(args.config.as_deref())?;
+    let nphotons_in_file = match &args.config {
+        Some(path) => config_sets_nphotons(path)?,
+        None => false,
+    };
     let scan = ScanData::load(&train_file)
         .with_context(|| format!("cannot load training data {}", train_file.display()))?;
     for w in &scan.warnings {
@@ -248,8 +266,16 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if let Some(v) = args.n_filters_scale {
         training.model.n_filters_scale = v;
     }
-    if let Some(v) = args.nphotons {
-        training.nphotons = v;
+    match args.nphotons {
+        Some(v) => training.nphotons = v,
+        None if !nphotons_in_file => {
+            training.nphotons = scan.mean_photons_per_pattern();
+            println!(
+                "photon scale from the data: {:.4e} photons per pattern on average (--nphotons overrides)",
+                training.nphotons
+            );
+        }
+        None => {}
     }
     if let Some(v) = args.seed {
         training.subsample_seed = Some(v);

@@ -103,6 +103,17 @@ impl ScanData {
         self.diffraction.shape()[1]
     }
 
+    /// Mean photon count per pattern, `mean_k Σ_ij diffraction[k,i,j]²`: the data's own
+    /// `nphotons` when the diffraction amplitudes are in photon units (measured counts).
+    pub fn mean_photons_per_pattern(&self) -> f64 {
+        let total: f64 = self
+            .diffraction
+            .iter()
+            .map(|&a| f64::from(a) * f64::from(a))
+            .sum();
+        total / self.n_positions().max(1) as f64
+    }
+
     /// Loads and validates a canonical NPZ with the default (strict) options.
     pub fn load(path: impl AsRef<Path>) -> Result<Loaded> {
         Self::load_with(path, &LoadOptions::default())

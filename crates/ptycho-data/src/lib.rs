@@ -2,6 +2,7 @@
 //!
 //! - [`npz`]: numpy-compatible `.npz` reading and writing.
 //! - [`contract`]: the canonical scan dataset ([`ScanData`]) and its validation.
+//! - [`crop`]: detector crop (`N → n`) with the coarser real-space pixel it implies.
 //! - [`rng`]: numpy's legacy `RandomState`, so a seed groups like upstream.
 //! - [`grouping`]: which scan positions form a training sample (kd-tree neighbours).
 //! - [`grouped`]: the grouped set, normalisation and intensity scale.
@@ -14,6 +15,7 @@
 pub mod batch;
 pub mod container;
 pub mod contract;
+pub mod crop;
 pub mod error;
 pub mod grouped;
 pub mod grouping;
@@ -28,6 +30,7 @@ pub mod simulate;
 pub use batch::{BatchIter, BatchSource, TrainingBatch};
 pub use container::PtychoDataContainer;
 pub use contract::{DataWarning, IntensityPolicy, LoadOptions, Loaded, ScanData};
+pub use crop::{crop_detector, upsample_object};
 pub use error::{DataError, Problem, Result};
 pub use grouped::{GroupCoords, GroupedData, generate_grouped_data, intensity_scale};
 pub use grouping::{GroupingParams, group_positions, subsample_indices};

@@ -24,6 +24,8 @@
 //!   registration (phase cross-correlation).
 //! * [`stitch`]: streaming whole-field reassembly (uniform or `|P|²`-weighted).
 //! * [`export`]: atomic PNG (amplitude / phase) and JSON (report) writers.
+//! * [`reference_score`] (with [`reference_align`], [`reference_frc`]): scoring against an
+//!   iterative reference reconstruction of real data, a port of `compare_to_reference.py`.
 //! * [`grid`]: the regular-grid mosaic of the paper's simulated benchmark and its ground-truth clip.
 
 pub mod align;
@@ -38,6 +40,9 @@ pub mod grid;
 pub mod phase;
 pub mod pipeline;
 pub mod pointwise;
+pub mod reference_align;
+pub mod reference_frc;
+pub mod reference_score;
 pub mod registration;
 pub mod ssim;
 pub mod stitch;
@@ -51,6 +56,10 @@ pub use grid::{GridClip, GridScan, clip_ground_truth, stitch_grid};
 pub use phase::PhaseAlignment;
 pub use pipeline::{PipelineOptions, PipelineReport, RegistrationOptions, evaluate_stitched};
 pub use pointwise::{mae, mean_scale_factor, mse, psnr_physical_db, psnr_r255_db};
+pub use reference_frc::FrcCurve;
+pub use reference_score::{
+    ReferenceScore, compare_on_mask, embed_candidate, illumination_mask, score_against_reference,
+};
 pub use registration::{CorrelationNormalization, phase_cross_correlation, register_and_align};
 pub use ssim::{ms_ssim, ssim};
 pub use stitch::{

@@ -76,6 +76,7 @@ impl PhysicsSpec {
             probe_big: cfg.probe_big,
             intensity_scale,
             intensity_scale_trainable,
+            probe_trainable: false,
             far_field: FarFieldMethod::Fft,
         };
         spec.validate()?;

@@ -13,6 +13,7 @@ pub mod generator;
 pub mod loss;
 pub mod model;
 pub mod physics;
+pub mod refine;
 pub mod spec;
 pub mod train;
 
@@ -20,7 +21,8 @@ pub use batch::{DeviceBatch, GroupBatch, GroupSource, InMemoryGroups};
 pub use data_source::DataGroups;
 pub use error::ModelError;
 pub use generator::Generator;
-pub use model::{Pinn, PinnOutput};
+pub use model::{Pinn, PinnOutput, TrainableProbe};
 pub use physics::{Complex, HostProbe, Physics};
+pub use refine::{FieldScan, HostField, RefineResult, RefineSpec, refine};
 pub use spec::{AmpActivation, FarFieldMethod, GeneratorSpec, LossWeights, PhysicsSpec};
 pub use train::{TrainState, TrainingHistory, TrainingSpec, train, train_from};

@@ -17,6 +17,32 @@ pub struct Pinn {
     pub generator: Generator,
     /// `ln` of the photon scale, shared by the input divider and the output multiplier.
     pub log_scale: Param<Tensor<1>>,
+    /// The refined probe (`probe.trainable`), in the normalised units of [`Physics::probe`];
+    /// `None` keeps the physics' fixed probe.
+    pub probe: Option<TrainableProbe>,
+}
+
+/// A complex probe `[N, N]` as two trainable real parameters (bundle names `probe.re`,
+/// `probe.im`).
+#[derive(Module, Debug)]
+pub struct TrainableProbe {
+    /// Real part.
+    pub re: Param<Tensor<2>>,
+    /// Imaginary part.
+    pub im: Param<Tensor<2>>,
+}
+
+impl TrainableProbe {
+    /// The probe as `[1, N, N]`.
+    pub fn value(&self) -> Complex<3> {
+        Complex::new(self.re.val().unsqueeze(), self.im.val().unsqueeze())
+    }
+
+    /// Row-major real and imaginary parts on the host.
+    pub fn to_host(&self) -> (Vec<f32>, Vec<f32>) {
+        let host = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap_or_default();
+        (host(self.re.val()), host(self.im.val()))
+    }
 }
 
 /// Everything one training forward pass produces.
@@ -49,7 +75,29 @@ impl Pinn {
         Ok(Self {
             generator: generator_net,
             log_scale,
+            probe: None,
         })
+    }
+
+    /// Makes the probe a trainable parameter initialised from `physics`' normalised probe
+    /// (`probe.trainable`); a model that will load saved weights only needs the shape.
+    pub fn with_trainable_probe(mut self, physics: &Physics) -> Self {
+        let probe = physics.probe();
+        let [_, n, _] = probe.dims();
+        let param = |t: Tensor<3>| Param::from_tensor(t.reshape([n, n]));
+        self.probe = Some(TrainableProbe {
+            re: param(probe.re.clone()),
+            im: param(probe.im.clone()),
+        });
+        self
+    }
+
+    /// The probe the forward model uses, `[1, N, N]`: the refined one when trainable.
+    pub fn probe(&self, physics: &Physics) -> Complex<3> {
+        match &self.probe {
+            Some(p) => p.value(),
+            None => physics.probe().clone(),
+        }
     }
 
     /// Object patches per group `[B, C_out, N, N]` from normalised amplitudes `X`: the network
@@ -82,7 +130,7 @@ impl Pinn {
         let canvas = self.canvas(physics, batch);
         let object = batch.geometry.trim(canvas.clone());
         let patches = batch.geometry.extract(canvas);
-        let psi = physics.illuminate(patches);
+        let psi = physics.illuminate_with(patches, self.probe(physics));
         let [k, n, _] = psi.dims();
         let intensity = physics.far_field(psi);
         let groups = batch.geometry.groups;

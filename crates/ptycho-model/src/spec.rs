@@ -148,6 +148,9 @@ pub struct PhysicsSpec {
     pub intensity_scale: f32,
     /// Whether `log_scale` learns (`intensity_scale.trainable`).
     pub intensity_scale_trainable: bool,
+    /// Whether the probe is refined as a trainable parameter (`probe.trainable`).
+    #[serde(default)]
+    pub probe_trainable: bool,
     /// Far-field implementation.
     pub far_field: FarFieldMethod,
 }
@@ -166,6 +169,7 @@ impl Default for PhysicsSpec {
             probe_big: true,
             intensity_scale: 1.0,
             intensity_scale_trainable: true,
+            probe_trainable: false,
             far_field: FarFieldMethod::Fft,
         }
     }

@@ -19,13 +19,14 @@ use ptycho_eval::{
     CanvasAnchor, DEFAULT_STITCH_CROP, PatchWeighting, ScanPosition, StitchGeometry,
     StitchedObject, Stitcher,
 };
-use ptycho_model::{DeviceBatch, GroupBatch, GroupSource, Physics, Pinn};
+use ptycho_model::{DeviceBatch, GroupBatch, GroupSource, HostProbe, Physics, Pinn};
 
 use crate::container::ContainerGroups;
 use crate::device::{Backend, ComputeDevice};
 use crate::error::{Result, WorkflowError};
 use crate::weights::{
-    INPUT_SCALE, apply_module_tensors, bundle_schema, model_specs, scalar, stored_probe,
+    INPUT_SCALE, apply_module_tensors, build_model, bundle_schema, model_specs, refined_probe,
+    scalar, stored_probe,
 };
 
 /// Default groups per inference batch.
@@ -78,6 +79,8 @@ pub struct InferenceModel {
     config: TrainingConfig,
     model: Pinn,
     physics: Physics,
+    /// The training probe as saved (the data's `probeGuess`, before normalisation).
+    initial_probe: HostProbe,
     device: Device,
     backend: Backend,
 }
@@ -150,12 +153,13 @@ impl InferenceModel {
             generator.support_is_centre(),
             &device,
         )?;
-        let mut model = Pinn::new(&generator, &physics_spec, 0, &device)?;
+        let mut model = build_model(&generator, &physics, 0, &device)?;
         apply_module_tensors(&mut model, inference)?;
         Ok(Self {
             config,
             model,
             physics,
+            initial_probe: probe,
             device,
             backend: compute.backend(),
         })
@@ -188,6 +192,15 @@ impl InferenceModel {
     /// The exact training config of the model.
     pub fn config(&self) -> &TrainingConfig {
         &self.config
+    }
+
+    /// The probe the model was trained with, in the data's units: the refined one when the
+    /// probe was trainable, else the saved training probe.
+    pub fn probe(&self) -> Result<HostProbe> {
+        Ok(
+            refined_probe(&self.model, &self.initial_probe, self.physics.spec().probe_scale)?
+                .unwrap_or_else(|| self.initial_probe.clone()),
+        )
     }
 
     /// Trained intensity scale `exp(log_scale)`.

@@ -39,6 +39,7 @@ pub mod inference;
 pub mod lines;
 pub mod lines_run;
 pub mod outputs;
+pub mod refine;
 pub mod run;
 pub mod training;
 pub mod weights;
@@ -50,5 +51,7 @@ pub use error::{Result, WorkflowError};
 pub use inference::{
     DEFAULT_INFERENCE_BATCH, InferenceModel, Reconstruction, StitchWeighting, default_stitch_crop,
 };
+pub use ptycho_model::RefineSpec;
+pub use refine::{REFINED_DIR, RefinedObject, refine_scan, write_refined};
 pub use run::{RunOptions, RunOutcome, StitchResult, reconstruct_and_write, run_cdi_example};
 pub use training::{TrainOptions, TrainResults, TrainedModel, host_probe, train_cdi_model};

@@ -2,6 +2,7 @@
 //! loss history (CSV and JSON), amplitude and phase PNGs, the complex object as NPZ with its
 //! metadata, and the metrics JSON.
 
+use std::f32::consts::PI;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,7 @@ use ptycho_eval::export::{write_json, write_png_gray8};
 use ptycho_eval::{
     PipelineOptions, PipelineReport, ScanPosition, StitchedObject, evaluate_stitched,
 };
-use ptycho_model::TrainingHistory;
+use ptycho_model::{HostProbe, TrainingHistory};
 use serde::Serialize;
 
 use crate::error::{Result, WorkflowError};
@@ -30,6 +31,12 @@ pub const PHASE_PNG: &str = "reconstructed_phase.png";
 pub const OBJECT_NPZ: &str = "reconstruction.npz";
 /// Metrics against the ground truth.
 pub const METRICS_JSON: &str = "metrics.json";
+/// The refined probe (`probe` and `probe_initial`, complex64 `(N, N)`).
+pub const PROBE_NPZ: &str = "probe.npz";
+/// Amplitude of the refined probe.
+pub const PROBE_AMPLITUDE_PNG: &str = "probe_amplitude.png";
+/// Phase of the refined probe.
+pub const PROBE_PHASE_PNG: &str = "probe_phase.png";
 
 /// What the reconstruction NPZ records besides the object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -116,10 +123,10 @@ fn lit_range(image: &Array2<f32>, weight: &Array2<f32>) -> Option<(f32, f32)> {
 
 /// Writes amplitude and phase PNGs and the complex object NPZ (`object` complex64 `(H, W)`,
 /// `amplitude`, `phase`, `weight` f32, `origin_xy` f64 `[2]`, `metadata_json` u8 bytes).
-pub fn write_reconstruction(
+pub fn write_reconstruction<M: Serialize>(
     dir: &Path,
     stitched: &StitchedObject,
-    metadata: &ReconstructionMetadata,
+    metadata: &M,
 ) -> Result<Vec<PathBuf>> {
     let amplitude = stitched.amplitude();
     let phase = stitched.phase();
@@ -153,6 +160,36 @@ pub fn write_reconstruction(
     Ok(vec![amp_path, phase_path, npz_path])
 }
 
+/// Writes the refined probe: `probe.npz` (`probe` and `probe_initial`, complex64 `(N, N)`, in
+/// the data's `probeGuess` units) and its amplitude and phase PNGs.
+pub fn write_probe(dir: &Path, refined: &HostProbe, initial: &HostProbe) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let n = refined.n;
+    let values = probe_array(refined);
+    let npz_path = dir.join(PROBE_NPZ);
+    let mut npz = NpzWriter::create(&npz_path, Compression::Deflated)?;
+    npz.add("probe", &[n, n], &row_major(&values))?;
+    npz.add("probe_initial", &[n, n], &row_major(&probe_array(initial)))?;
+    npz.finish()?;
+    let image = |f: fn(&Complex32) -> f32| values.map(f);
+    let amp_path = dir.join(PROBE_AMPLITUDE_PNG);
+    let phase_path = dir.join(PROBE_PHASE_PNG);
+    write_png_gray8(&amp_path, image(|z| z.norm()).view(), None)?;
+    write_png_gray8(&phase_path, image(|z| z.arg()).view(), Some((-PI, PI)))?;
+    Ok(vec![npz_path, amp_path, phase_path])
+}
+
+/// A host probe as a complex `(N, N)` array.
+pub fn probe_array(probe: &HostProbe) -> Array2<Complex32> {
+    let values = probe
+        .re
+        .iter()
+        .zip(&probe.im)
+        .map(|(&re, &im)| Complex32::new(re, im))
+        .collect();
+    Array2::from_shape_vec((probe.n, probe.n), values).expect("a HostProbe holds n*n values")
+}
+
 /// Row-major values of `a`, whatever its memory layout.
 fn row_major<T: Clone>(a: &Array2<T>) -> Vec<T> {
     a.iter().cloned().collect()
@@ -179,9 +216,13 @@ pub fn evaluate(
 
 /// Writes the metrics report as JSON into `dir`.
 pub fn write_metrics(dir: &Path, report: &PipelineReport) -> Result<PathBuf> {
-    let path = dir.join(METRICS_JSON);
-    write_json(&path, report)?;
-    Ok(path)
+    write_json_file(&dir.join(METRICS_JSON), report)
+}
+
+/// Writes `value` as pretty JSON to `path` (atomically); returns the path.
+pub fn write_json_file<T: Serialize>(path: &Path, value: &T) -> Result<PathBuf> {
+    write_json(path, value)?;
+    Ok(path.to_path_buf())
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use crate::inference::{
     DEFAULT_INFERENCE_BATCH, InferenceModel, Reconstruction, StitchWeighting, default_stitch_crop,
 };
 use crate::outputs::{
-    ReconstructionMetadata, evaluate, write_history, write_metrics, write_reconstruction,
+    ReconstructionMetadata, evaluate, probe_array, write_history, write_metrics, write_probe,
+    write_reconstruction,
 };
 use crate::training::{TrainOptions, TrainedModel, train_cdi_model};
 
@@ -94,6 +95,9 @@ pub fn run_cdi_example(
     let dir = &options.output_dir;
     let bundle_path = results.trained.save(dir)?;
     let history_files = write_history(dir, &results.trained.history)?;
+    if let Some(refined) = results.trained.refined_probe()? {
+        write_probe(dir, &refined, &results.trained.probe)?;
+    }
     let stitched = if options.stitch {
         let container = results
             .test_container
@@ -135,8 +139,13 @@ pub fn reconstruct_and_write(
 ) -> Result<StitchResult> {
     let reconstruction = model.reconstruct(container, DEFAULT_INFERENCE_BATCH)?;
     let crop = stitch_crop.unwrap_or_else(|| weighting.default_crop(reconstruction.patch_size()));
-    let object =
-        reconstruction.stitch_weighted(crop, weighting.patch_weighting(container.probe.view())?)?;
+    // A refined probe illuminated the training data, so it weights the stitch too.
+    let probe = if model.config().probe_trainable {
+        probe_array(&model.probe()?)
+    } else {
+        container.probe.clone()
+    };
+    let object = reconstruction.stitch_weighted(crop, weighting.patch_weighting(probe.view())?)?;
     let metadata = ReconstructionMetadata {
         n: reconstruction.patch_size(),
         gridsize: reconstruction.gridsize,

@@ -19,7 +19,9 @@ use crate::container::{ContainerGroups, DataInput, ensure_container};
 use crate::device::ComputeDevice;
 use crate::error::{Result, WorkflowError};
 use crate::inference::InferenceModel;
-use crate::weights::{apply_module_tensors, bundle_maps, bundle_schema, model_specs};
+use crate::weights::{
+    apply_module_tensors, build_model, bundle_maps, bundle_schema, model_specs, refined_probe,
+};
 
 /// Options of a training run that are not part of the model's config.
 #[derive(Debug, Clone, Default)]
@@ -65,6 +67,18 @@ impl TrainedModel {
     /// The trained intensity scale `exp(log_scale)` (what the bundle records).
     pub fn trained_intensity_scale(&self) -> f64 {
         (self.model.log_scale.val().into_scalar::<f32>() as f64).exp()
+    }
+
+    /// The refined probe in the units of the data's `probeGuess` (`probe_trainable`), or `None`
+    /// when the probe was fixed.
+    pub fn refined_probe(&self) -> Result<Option<HostProbe>> {
+        refined_probe(&self.model, &self.probe, self.physics.probe_scale)
+    }
+
+    /// The probe the model illuminates with, in the data's units: the refined one when the
+    /// probe was trainable, else the training probe.
+    pub fn effective_probe(&self) -> Result<HostProbe> {
+        Ok(self.refined_probe()?.unwrap_or_else(|| self.probe.clone()))
     }
 
     /// Saves the bundle (`wts.h5.zip`) under `target` (a directory or a `.zip` path) with the
@@ -146,7 +160,7 @@ pub fn train_cdi_model(
         &device,
     )?;
     let seed = options.seed.or(cfg.subsample_seed).unwrap_or(42);
-    let mut model = Pinn::new(&generator, &physics_spec, seed, &device)?;
+    let mut model = build_model(&generator, &physics, seed, &device)?;
     let resume = match &options.resume {
         Some(checkpoint) => Some(resume_from(&mut model, checkpoint, cfg, seed)?),
         None => None,

@@ -20,7 +20,7 @@ use ptycho_bundle::{
     encode_safetensors,
 };
 use ptycho_config::TrainingConfig;
-use ptycho_model::{GeneratorSpec, HostProbe, PhysicsSpec, Pinn};
+use ptycho_model::{GeneratorSpec, HostProbe, Physics, PhysicsSpec, Pinn};
 
 use crate::error::{Result, WorkflowError};
 
@@ -42,9 +42,41 @@ pub fn model_specs(
     input_scale: f32,
 ) -> Result<(GeneratorSpec, PhysicsSpec)> {
     let generator = GeneratorSpec::try_from(&config.model)?;
-    let physics =
+    let mut physics =
         PhysicsSpec::from_config(&config.model, input_scale, config.intensity_scale_trainable)?;
+    physics.probe_trainable = config.probe_trainable;
     Ok((generator, physics))
+}
+
+/// A fresh model of these specs on `device`, with the trainable probe (initialised from
+/// `physics`) when the specs ask for one.
+pub fn build_model(
+    generator: &GeneratorSpec,
+    physics: &Physics,
+    seed: u64,
+    device: &Device,
+) -> Result<Pinn> {
+    let model = Pinn::new(generator, physics.spec(), seed, device)?;
+    Ok(if physics.spec().probe_trainable {
+        model.with_trainable_probe(physics)
+    } else {
+        model
+    })
+}
+
+/// The refined probe of `model` in the units of the probe it started from (`initial`, the
+/// data's `probeGuess`), or `None` when the probe was not trainable.
+pub fn refined_probe(
+    model: &Pinn,
+    initial: &HostProbe,
+    probe_scale: f32,
+) -> Result<Option<HostProbe>> {
+    let Some(probe) = &model.probe else {
+        return Ok(None);
+    };
+    let factor = initial.normalisation_factor(probe_scale)?;
+    let (re, im) = probe.to_host();
+    Ok(Some(HostProbe::new(initial.n, re, im)?.scaled(1.0 / factor)))
 }
 
 /// The module's tensors (`generator.*`, `log_scale`), named by their module paths.
@@ -114,8 +146,9 @@ pub fn bundle_maps(
 pub fn bundle_schema(config: &TrainingConfig) -> Result<BundleSchema> {
     let (generator, physics) = model_specs(config, 1.0)?;
     let device = Device::flex();
-    let model = Pinn::new(&generator, &physics, 0, &device)?;
     let probe = HostProbe::default_disk(physics.n);
+    let built = Physics::new(&physics, &probe, generator.support_is_centre(), &device)?;
+    let model = build_model(&generator, &built, 0, &device)?;
     let (inference, full) = bundle_maps(&model, &physics, &probe)?;
     Ok(BundleSchema {
         diffraction_to_obj: inference.schema(),

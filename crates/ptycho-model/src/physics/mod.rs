@@ -31,6 +31,9 @@ pub struct Physics {
     smoothing: Option<Tensor<4>>,
     /// DFT matrices, when the matmul far field is selected.
     dft: Option<DftMatrix>,
+    /// The `probe.mask` disk `[1, N, N]`, re-applied to a trainable probe so that refinement
+    /// cannot grow it outside the mask.
+    disk: Option<Tensor<3>>,
     device: Device,
 }
 
@@ -62,6 +65,7 @@ impl Physics {
             }
         }
         let to_tensor = |v: Vec<f32>| Tensor::<3>::from_data(TensorData::new(v, [1, n, n]), device);
+        let disk = spec.probe_mask.then(|| to_tensor(disk_mask(n)));
         let probe_t = Complex::new(to_tensor(normalised.re), to_tensor(normalised.im));
         let support = if support_is_centre {
             center_square_mask(n)
@@ -87,6 +91,7 @@ impl Physics {
             support,
             smoothing,
             dft,
+            disk,
             device: device.clone(),
         })
     }
@@ -123,7 +128,17 @@ impl Physics {
     /// Exit waves `P·O` of `[K, N, N]` object patches, with the optional 3×3 complex Gaussian
     /// smoothing (reflect padding, as `tfa.image.gaussian_filter2d`).
     pub fn illuminate(&self, patches: Complex<3>) -> Complex<3> {
-        let psi = patches.mul_complex(self.probe.clone());
+        self.illuminate_with(patches, self.probe.clone())
+    }
+
+    /// [`Physics::illuminate`] with another probe `[1, N, N]` in the normalised units of
+    /// [`Physics::probe`] (a trainable probe); the `probe.mask` disk still applies.
+    pub fn illuminate_with(&self, patches: Complex<3>, probe: Complex<3>) -> Complex<3> {
+        let probe = match &self.disk {
+            Some(disk) => probe.mul_real(disk.clone()),
+            None => probe,
+        };
+        let psi = patches.mul_complex(probe);
         match &self.smoothing {
             None => psi,
             Some(kernel) => psi.map_stacked(|t| {

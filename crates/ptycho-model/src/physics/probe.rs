@@ -54,6 +54,13 @@ impl HostProbe {
 
     /// `P / (probe_scale · mean_{n×n} |disk · P|)`, the probe the forward model uses.
     pub fn normalised(&self, probe_scale: f32) -> Result<Self, ModelError> {
+        let factor = self.normalisation_factor(probe_scale)?;
+        Ok(self.scaled(factor))
+    }
+
+    /// The factor [`HostProbe::normalised`] multiplies by, `1 / (probe_scale · mean|disk · P|)`;
+    /// dividing a refined (normalised) probe by it gives it back in this probe's units.
+    pub fn normalisation_factor(&self, probe_scale: f32) -> Result<f32, ModelError> {
         let disk = disk_mask(self.n);
         let total: f64 = (0..self.n * self.n)
             .map(|i| disk[i] as f64 * (self.re[i] as f64).hypot(self.im[i] as f64))
@@ -66,12 +73,16 @@ impl HostProbe {
                 "zero amplitude there",
             ));
         }
-        let factor = (1.0 / (probe_scale as f64 * mean)) as f32;
-        Ok(Self {
+        Ok((1.0 / (probe_scale as f64 * mean)) as f32)
+    }
+
+    /// Every value multiplied by `factor`.
+    pub fn scaled(&self, factor: f32) -> Self {
+        Self {
             n: self.n,
             re: self.re.iter().map(|v| v * factor).collect(),
             im: self.im.iter().map(|v| v * factor).collect(),
-        })
+        }
     }
 }
 

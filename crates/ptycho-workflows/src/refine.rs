@@ -1,0 +1,171 @@
+//! Whole-field refinement of a reconstruction against the measured scan (see
+//! [`ptycho_model::refine`]): the network's stitched object (or a flat one) and the probe are
+//! fitted to the measured amplitudes, and the result is written beside the network's output in
+//! `refined/` with the same file names.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ndarray::Array2;
+use num_complex::Complex32;
+use ptycho_data::ScanData;
+use ptycho_eval::{ScanPosition, StitchedObject};
+use ptycho_model::{FieldScan, HostField, HostProbe, RefineSpec, refine};
+use serde::Serialize;
+
+use crate::device::ComputeDevice;
+use crate::error::Result;
+use crate::outputs::{write_json_file, write_probe, write_reconstruction};
+
+/// Subdirectory of the output directory that holds the refined reconstruction.
+pub const REFINED_DIR: &str = "refined";
+
+/// A refined reconstruction.
+#[derive(Debug, Clone)]
+pub struct RefinedObject {
+    /// The object in the data's object frame (origin `(0, 0)`); `weight` is the illumination
+    /// `Σ_k |P_k|²` of the refined probe.
+    pub object: StitchedObject,
+    /// The refined probe (photon-matched units, see [`ptycho_model::RefineResult::probe`]).
+    pub probe: HostProbe,
+    /// The probe it started from.
+    pub initial_probe: HostProbe,
+    /// Mean amplitude misfit per epoch.
+    pub loss: Vec<f64>,
+    /// Wall time of the refinement.
+    pub seconds: f64,
+}
+
+/// What `refined/refinement.json` records.
+#[derive(Debug, Clone, Serialize)]
+struct RefinementRecord<'a> {
+    spec: &'a RefineSpec,
+    started_from: &'a str,
+    seconds: f64,
+    loss_per_epoch: &'a [f64],
+}
+
+/// Refines `initial` (the network's stitched object; `None` starts from a flat object of
+/// amplitude 1) and `probe` against every pattern of `scan` at its positions, on `device`.
+pub fn refine_scan(
+    scan: &ScanData,
+    initial: Option<&StitchedObject>,
+    probe: &HostProbe,
+    spec: &RefineSpec,
+    device: &ComputeDevice,
+) -> Result<RefinedObject> {
+    let started = Instant::now();
+    let n = scan.patch_size();
+    let xy: Vec<(f64, f64)> = scan
+        .xcoords
+        .iter()
+        .zip(scan.ycoords.iter())
+        .map(|(&x, &y)| (x, y))
+        .collect();
+    let amplitude: Vec<f32> = scan.diffraction.iter().copied().collect();
+    let field = FieldScan::new(n, amplitude, &xy)?;
+    let start = match initial {
+        Some(stitched) => embed(stitched, field.canvas),
+        None => HostField::constant(field.canvas, 1.0, 0.0),
+    };
+    let probe_field = HostField {
+        shape: (n, n),
+        re: probe.re.clone(),
+        im: probe.im.clone(),
+    };
+    let device = device.device().clone().autodiff();
+    let result = refine(&field, &start, &probe_field, spec, &device)?;
+    let refined_probe = HostProbe::new(n, result.probe.re, result.probe.im)?;
+    let object = to_stitched(&result.object, &field, &refined_probe);
+    Ok(RefinedObject {
+        object,
+        probe: refined_probe,
+        initial_probe: probe.clone(),
+        loss: result.loss,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// `stitched` on a canvas of `shape` in the object frame; pixels it does not cover (weight
+/// below 1 % of its largest) take its mean covered value, so refinement starts flat there.
+fn embed(stitched: &StitchedObject, shape: (usize, usize)) -> HostField {
+    let max_w = stitched.weight.iter().copied().fold(0.0f32, f32::max);
+    let covered = |w: f32| max_w > 0.0 && w >= 0.01 * max_w;
+    let (sum, count) = stitched
+        .object
+        .iter()
+        .zip(stitched.weight.iter())
+        .filter(|(_, w)| covered(**w))
+        .fold((Complex32::new(0.0, 0.0), 0usize), |(s, c), (z, _)| (s + z, c + 1));
+    let fill = if count > 0 {
+        sum / count as f32
+    } else {
+        Complex32::new(1.0, 0.0)
+    };
+    let mut out = HostField::constant(shape, fill.re, fill.im);
+    let (r0, c0) = (stitched.origin.y.round() as i64, stitched.origin.x.round() as i64);
+    for ((r, c), z) in stitched.object.indexed_iter() {
+        let (rr, cc) = (r as i64 + r0, c as i64 + c0);
+        if rr < 0 || cc < 0 || rr >= shape.0 as i64 || cc >= shape.1 as i64 {
+            continue;
+        }
+        if covered(stitched.weight[(r, c)]) {
+            let k = rr as usize * shape.1 + cc as usize;
+            out.re[k] = z.re;
+            out.im[k] = z.im;
+        }
+    }
+    out
+}
+
+/// The refined canvas as a [`StitchedObject`] whose weight is the illumination `Σ_k |P_k|²`.
+fn to_stitched(object: &HostField, scan: &FieldScan, probe: &HostProbe) -> StitchedObject {
+    let (h, w) = object.shape;
+    let n = scan.n;
+    let mut weight = Array2::<f32>::zeros((h, w));
+    for &(r0, c0) in &scan.corners {
+        for i in 0..n {
+            for j in 0..n {
+                let k = i * n + j;
+                weight[(r0 + i, c0 + j)] += probe.re[k].powi(2) + probe.im[k].powi(2);
+            }
+        }
+    }
+    let values = object
+        .re
+        .iter()
+        .zip(&object.im)
+        .map(|(&re, &im)| Complex32::new(re, im))
+        .collect();
+    StitchedObject {
+        object: Array2::from_shape_vec((h, w), values).expect("canvas holds h*w values"),
+        weight,
+        origin: ScanPosition::new(0.0, 0.0),
+        patches: scan.len(),
+    }
+}
+
+/// Writes `refined` into `dir/refined/`: the reconstruction files (same names as the network's),
+/// `probe.npz` with its PNGs and `refinement.json` (spec, time, loss per epoch).
+pub fn write_refined(
+    dir: &Path,
+    refined: &RefinedObject,
+    spec: &RefineSpec,
+    started_from_network: bool,
+) -> Result<Vec<PathBuf>> {
+    let out = dir.join(REFINED_DIR);
+    let record = RefinementRecord {
+        spec,
+        started_from: if started_from_network {
+            "network"
+        } else {
+            "flat"
+        },
+        seconds: refined.seconds,
+        loss_per_epoch: &refined.loss,
+    };
+    let mut files = write_reconstruction(&out, &refined.object, &record)?;
+    files.extend(write_probe(&out, &refined.probe, &refined.initial_probe)?);
+    files.push(write_json_file(&out.join("refinement.json"), &record)?);
+    Ok(files)
+}
