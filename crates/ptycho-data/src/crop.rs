@@ -30,6 +30,10 @@
 //! `+m/2` bin of an even target is dropped). Up-sampling ([`upsample_object`]) splits an even
 //! input's Nyquist bin `−m/2` in halves between `−m/2` and `+m/2` of the larger grid, so real
 //! data stay real and every coarse sample is reproduced exactly at its fine position.
+//!
+//! **Binning** ([`bin_detector`]) is the other way to make the detector smaller: it sums
+//! `f × f` blocks of counts, keeps every scattering angle, and leaves the real-space pixel as it
+//! is (the field of view shrinks instead); see its module for the physics.
 
 use std::path::Path;
 
@@ -40,7 +44,10 @@ use crate::contract::ScanData;
 use crate::error::{DataError, Result};
 use crate::simulate::objects::fft2;
 
-/// The smallest detector [`crop_detector`] produces.
+mod bin;
+pub use bin::{Binned, bin_detector, probe_power_in_window, tilt_to_block_centres};
+
+/// The smallest detector [`crop_detector`] (and [`bin_detector`]) produces.
 pub const MIN_CROP: usize = 16;
 
 /// How a spectral resize scales its result.

@@ -30,7 +30,10 @@ pub mod simulate;
 pub use batch::{BatchIter, BatchSource, TrainingBatch};
 pub use container::PtychoDataContainer;
 pub use contract::{DataWarning, IntensityPolicy, LoadOptions, Loaded, ScanData};
-pub use crop::{crop_detector, upsample_object};
+pub use crop::{
+    Binned, bin_detector, crop_detector, probe_power_in_window, tilt_to_block_centres,
+    upsample_object,
+};
 pub use error::{DataError, Problem, Result};
 pub use grouped::{GroupCoords, GroupedData, generate_grouped_data, intensity_scale};
 pub use grouping::{GroupingParams, group_positions, subsample_indices};

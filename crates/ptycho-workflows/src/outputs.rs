@@ -160,18 +160,21 @@ pub fn write_reconstruction<M: Serialize>(
     Ok(vec![amp_path, phase_path, npz_path])
 }
 
-/// Writes the refined probe: `probe.npz` (`probe` and `probe_initial`, complex64 `(N, N)`, in
-/// the data's `probeGuess` units) and its amplitude and phase PNGs.
-pub fn write_probe(dir: &Path, refined: &HostProbe, initial: &HostProbe) -> Result<Vec<PathBuf>> {
+/// Writes a refined probe: `probe.npz` (`probe`, the dominant mode, and `probe_initial`,
+/// complex64 `(N, N)`; `probe_modes` `(M, N, N)` with every mode) and the dominant mode's
+/// amplitude and phase PNGs. `modes` must not be empty.
+pub fn write_probe(dir: &Path, modes: &[HostProbe], initial: &HostProbe) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let n = refined.n;
-    let values = probe_array(refined);
+    let n = initial.n;
+    let dominant = probe_array(&modes[0]);
     let npz_path = dir.join(PROBE_NPZ);
     let mut npz = NpzWriter::create(&npz_path, Compression::Deflated)?;
-    npz.add("probe", &[n, n], &row_major(&values))?;
+    npz.add("probe", &[n, n], &row_major(&dominant))?;
+    let all: Vec<Complex32> = modes.iter().flat_map(|m| row_major(&probe_array(m))).collect();
+    npz.add("probe_modes", &[modes.len(), n, n], &all)?;
     npz.add("probe_initial", &[n, n], &row_major(&probe_array(initial)))?;
     npz.finish()?;
-    let image = |f: fn(&Complex32) -> f32| values.map(f);
+    let image = |f: fn(&Complex32) -> f32| dominant.map(f);
     let amp_path = dir.join(PROBE_AMPLITUDE_PNG);
     let phase_path = dir.join(PROBE_PHASE_PNG);
     write_png_gray8(&amp_path, image(|z| z.norm()).view(), None)?;

@@ -26,8 +26,9 @@ pub struct RefinedObject {
     /// The object in the data's object frame (origin `(0, 0)`); `weight` is the illumination
     /// `Σ_k |P_k|²` of the refined probe.
     pub object: StitchedObject,
-    /// The refined probe (photon-matched units, see [`ptycho_model::RefineResult::probe`]).
-    pub probe: HostProbe,
+    /// The refined probe modes, dominant first (photon-matched units, see
+    /// [`ptycho_model::RefineResult::probe`]).
+    pub probe_modes: Vec<HostProbe>,
     /// The probe it started from.
     pub initial_probe: HostProbe,
     /// Mean amplitude misfit per epoch.
@@ -75,11 +76,18 @@ pub fn refine_scan(
     };
     let device = device.device().clone().autodiff();
     let result = refine(&field, &start, &probe_field, spec, &device)?;
-    let refined_probe = HostProbe::new(n, result.probe.re, result.probe.im)?;
-    let object = to_stitched(&result.object, &field, &refined_probe);
+    let per = n * n;
+    let probe_modes = result
+        .probe
+        .re
+        .chunks(per)
+        .zip(result.probe.im.chunks(per))
+        .map(|(re, im)| HostProbe::new(n, re.to_vec(), im.to_vec()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let object = to_stitched(&result.object, &field, &probe_modes);
     Ok(RefinedObject {
         object,
-        probe: refined_probe,
+        probe_modes,
         initial_probe: probe.clone(),
         loss: result.loss,
         seconds: started.elapsed().as_secs_f64(),
@@ -118,19 +126,20 @@ fn embed(stitched: &StitchedObject, shape: (usize, usize)) -> HostField {
     out
 }
 
-/// The refined canvas as a [`StitchedObject`] whose weight is the illumination `Σ_k |P_k|²`.
-fn to_stitched(object: &HostField, scan: &FieldScan, probe: &HostProbe) -> StitchedObject {
+/// The refined canvas as a [`StitchedObject`] whose weight is the illumination
+/// `Σ_k Σ_m |P_m|²` at every window.
+fn to_stitched(object: &HostField, scan: &FieldScan, modes: &[HostProbe]) -> StitchedObject {
     let (h, w) = object.shape;
     let n = scan.n;
-    let mut weight = Array2::<f32>::zeros((h, w));
-    for &(r0, c0) in &scan.corners {
-        for i in 0..n {
-            for j in 0..n {
-                let k = i * n + j;
-                weight[(r0 + i, c0 + j)] += probe.re[k].powi(2) + probe.im[k].powi(2);
-            }
+    let mut power = vec![0.0f32; n * n];
+    for mode in modes {
+        for (k, p) in power.iter_mut().enumerate() {
+            *p += mode.re[k].powi(2) + mode.im[k].powi(2);
         }
     }
+    let all: Vec<usize> = (0..scan.len()).collect();
+    let weight = Array2::from_shape_vec((h, w), scan.illumination_of(&all, &power))
+        .expect("the illumination covers the canvas");
     let values = object
         .re
         .iter()
@@ -165,7 +174,7 @@ pub fn write_refined(
         loss_per_epoch: &refined.loss,
     };
     let mut files = write_reconstruction(&out, &refined.object, &record)?;
-    files.extend(write_probe(&out, &refined.probe, &refined.initial_probe)?);
+    files.extend(write_probe(&out, &refined.probe_modes, &refined.initial_probe)?);
     files.push(write_json_file(&out.join("refinement.json"), &record)?);
     Ok(files)
 }

@@ -96,7 +96,7 @@ pub fn run_cdi_example(
     let bundle_path = results.trained.save(dir)?;
     let history_files = write_history(dir, &results.trained.history)?;
     if let Some(refined) = results.trained.refined_probe()? {
-        write_probe(dir, &refined, &results.trained.probe)?;
+        write_probe(dir, std::slice::from_ref(&refined), &results.trained.probe)?;
     }
     let stitched = if options.stitch {
         let container = results

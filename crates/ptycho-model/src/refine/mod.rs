@@ -9,12 +9,14 @@
 //! beside it after a warm-up: the automatic-differentiation ptychography of Kandel et al.
 //! (2019) with the network as its initial guess. Positions stay fixed.
 
+pub mod modes;
 pub mod scan;
 
 pub use scan::FieldScan;
 
 use burn::module::{Module, Param};
 use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::signal::cfft;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -34,12 +36,17 @@ pub struct RefineSpec {
     pub epochs: usize,
     /// Patterns per Adam step.
     pub batch_size: usize,
-    /// Adam step of the object, in units of the object's initial mean amplitude.
+    /// Step of the object update `α` (1 is the full PIE step, see [`object_step`]).
     pub object_lr: f64,
+    /// Share `γ` of the largest illumination added to every pixel's illumination in the
+    /// object step's denominator (rPIE's regularisation: dim pixels move less).
+    pub object_regularisation: f64,
     /// Adam step of the probe, in units of the probe's largest amplitude.
     pub probe_lr: f64,
     /// Epochs with the probe held fixed before it is refined; `None` never refines it.
     pub probe_start: Option<usize>,
+    /// Incoherent probe modes (mixed state, see [`modes`]); 1 is a coherent probe.
+    pub probe_modes: usize,
     /// Seed of the pattern order.
     pub seed: u64,
 }
@@ -49,9 +56,11 @@ impl Default for RefineSpec {
         Self {
             epochs: 40,
             batch_size: 32,
-            object_lr: 0.02,
+            object_lr: 0.5,
+            object_regularisation: 0.1,
             probe_lr: 0.002,
             probe_start: Some(5),
+            probe_modes: 3,
             seed: 42,
         }
     }
@@ -65,6 +74,13 @@ impl RefineSpec {
         }
         if self.batch_size == 0 {
             return Err(ModelError::setting("refine_batch_size", "a positive integer", 0));
+        }
+        if !(1..=8).contains(&self.probe_modes) {
+            return Err(ModelError::setting(
+                "probe_modes",
+                "1 to 8 incoherent probe modes",
+                self.probe_modes,
+            ));
         }
         for (field, v) in [("refine_object_lr", self.object_lr), ("refine_probe_lr", self.probe_lr)]
         {
@@ -119,8 +135,9 @@ impl HostField {
 pub struct RefineResult {
     /// The refined object on the scan's canvas (the data's object frame).
     pub object: HostField,
-    /// The refined probe (`N × N`): the probe given, first rescaled so that the modelled photon
-    /// count of the initial object matches the data's, then refined.
+    /// The refined probe modes stacked as `(modes·N) × N`, mode 0 first: the probe given,
+    /// first rescaled so that the modelled photon count of the initial object matches the
+    /// data's, split into modes (see [`modes::initial_modes`]), then refined.
     pub probe: HostField,
     /// Mean amplitude misfit per epoch (photon-amplitude units squared).
     pub loss: Vec<f64>,
@@ -175,6 +192,37 @@ pub fn refine(
     spec: &RefineSpec,
     device: &Device,
 ) -> Result<RefineResult, ModelError> {
+    refine_observed(scan, object, probe, spec, device, &mut |_| {})
+}
+
+/// What [`refine_observed`] reports after each epoch.
+pub struct EpochReport<'a> {
+    /// Epoch index (from 0).
+    pub epoch: usize,
+    /// Mean amplitude misfit of the epoch.
+    pub loss: f64,
+    /// The current object, copied to the host on demand.
+    pub object: &'a dyn Fn() -> HostField,
+}
+
+impl std::fmt::Debug for EpochReport<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EpochReport")
+            .field("epoch", &self.epoch)
+            .field("loss", &self.loss)
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`refine`] that calls `on_epoch` after every epoch (progress, or scoring along the way).
+pub fn refine_observed(
+    scan: &FieldScan,
+    object: &HostField,
+    probe: &HostField,
+    spec: &RefineSpec,
+    device: &Device,
+    on_epoch: &mut dyn FnMut(&EpochReport<'_>),
+) -> Result<RefineResult, ModelError> {
     spec.validate()?;
     object.check("initial object", scan.canvas)?;
     probe.check("probe", (scan.n, scan.n))?;
@@ -185,12 +233,13 @@ pub fn refine(
             "a device without autodiff",
         ));
     }
-    let obj_scale = mean_amplitude(object).max(f32::MIN_POSITIVE);
-    let probe = photon_matched(probe, object, scan.mean_counts());
+    let probe = modes::initial_modes(
+        &photon_matched(probe, object, scan.mean_counts()),
+        spec.probe_modes,
+    );
     let probe_scale = max_amplitude(&probe).max(f32::MIN_POSITIVE);
-    let mut obj = ScaledField::new(object, obj_scale, device);
+    let mut obj = ScaledField::new(object, 1.0, device);
     let mut prb = ScaledField::new(&probe, probe_scale, device);
-    let mut optim_obj = AdamConfig::new().init();
     let mut optim_prb = AdamConfig::new().init();
     let mut order: Vec<usize> = (0..scan.len()).collect();
     let mut loss = Vec::with_capacity(spec.epochs);
@@ -198,9 +247,10 @@ pub fn refine(
         let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ (epoch as u64) << 20);
         order.shuffle(&mut rng);
         let probe_moves = spec.probe_start.is_some_and(|start| epoch >= start);
+        let power = mode_power(&prb.to_host(probe_scale), scan.n);
         let (mut total, mut seen) = (0.0f64, 0usize);
         for (step, chunk) in order.chunks(spec.batch_size).enumerate() {
-            let misfit = batch_misfit(scan, chunk, &obj, obj_scale, &prb, probe_scale, device);
+            let misfit = batch_misfit(scan, chunk, &obj, 1.0, &prb, probe_scale, device);
             let value = misfit.clone().into_scalar::<f32>() as f64;
             if !value.is_finite() {
                 return Err(ModelError::Diverged {
@@ -210,8 +260,9 @@ pub fn refine(
                 });
             }
             let mut grads = misfit.backward();
-            let g_obj = GradientsParams::from_module(&mut grads, &obj);
-            obj = optim_obj.step(spec.object_lr, obj, g_obj);
+            let illumination = scan.illumination_of(chunk, &power);
+            let scale = (chunk.len() * scan.n * scan.n) as f32;
+            obj = object_step(obj, &mut grads, &illumination, scale, spec, device);
             if probe_moves {
                 let g_prb = GradientsParams::from_module(&mut grads, &prb);
                 prb = optim_prb.step(spec.probe_lr, prb, g_prb);
@@ -220,12 +271,77 @@ pub fn refine(
             seen += chunk.len();
         }
         loss.push(total / seen as f64);
+        on_epoch(&EpochReport {
+            epoch,
+            loss: total / seen as f64,
+            object: &|| obj.to_host(1.0),
+        });
     }
     Ok(RefineResult {
-        object: obj.to_host(obj_scale),
+        object: obj.to_host(1.0),
         probe: prb.to_host(probe_scale),
         loss,
     })
+}
+
+/// The object update of ptychographic engines (rPIE, Maiden et al. 2017), applied to a
+/// mini-batch: `O ← O + α Σ_k P_k*(ψ'_k − ψ_k) / ((1 − γ)·I + γ·max I)` with `I = Σ_k |P_k|²`
+/// the batch's illumination. The sum in the numerator is half the gradient of the summed
+/// misfit, i.e. `scale/2` times the gradient of the mean misfit (`scale` = values averaged).
+/// Unlike a per-pixel adaptive optimiser, the step follows the illumination, so pixels the
+/// probe barely reaches barely move and do not fill with noise.
+fn object_step(
+    obj: ScaledField,
+    grads: &mut burn::tensor::Gradients,
+    illumination: &[f32],
+    scale: f32,
+    spec: &RefineSpec,
+    device: &Device,
+) -> ScaledField {
+    let [h, w] = obj.re.val().dims();
+    let gamma = spec.object_regularisation as f32;
+    let max = illumination.iter().copied().fold(0.0f32, f32::max).max(f32::MIN_POSITIVE);
+    let step: Vec<f32> = illumination
+        .iter()
+        .map(|&i| spec.object_lr as f32 * scale / (2.0 * ((1.0 - gamma) * i + gamma * max)))
+        .collect();
+    let step = Tensor::<2>::from_data(TensorData::new(step, [h, w]), &device.clone().inner());
+    let mut update = |param: &Param<Tensor<2>>| {
+        let value = param.val();
+        let next = match value.grad_remove(grads) {
+            Some(g) => value.inner() - g * step.clone(),
+            None => value.inner(),
+        };
+        Param::from_tensor(Tensor::from_inner(next))
+    };
+    ScaledField {
+        re: update(&obj.re),
+        im: update(&obj.im),
+    }
+}
+
+/// Unnormalised 2-D FFT over the last two axes of `[K, N, N]`.
+fn fft2(z: Complex<3>) -> Complex<3> {
+    let (re, im) = cfft(z.re, z.im, 2, None);
+    let (re, im) = cfft(re, im, 1, None);
+    Complex::new(re, im)
+}
+
+/// Inverse of [`fft2`]: `conj(FFT(conj z)) / N²`.
+fn ifft2(z: Complex<3>) -> Complex<3> {
+    let [_, n, _] = z.dims();
+    let out = fft2(Complex::new(z.re, z.im.neg()));
+    let norm = 1.0 / (n * n) as f32;
+    Complex::new(out.re.mul_scalar(norm), out.im.mul_scalar(-norm))
+}
+
+/// Per-pixel power `Σ_m |P_m|²` of stacked probe modes `(modes·N) × N`, `N·N` values.
+fn mode_power(probe: &HostField, n: usize) -> Vec<f32> {
+    let mut power = vec![0.0f32; n * n];
+    for (k, (&re, &im)) in probe.re.iter().zip(&probe.im).enumerate() {
+        power[k % (n * n)] += re * re + im * im;
+    }
+    power
 }
 
 /// Mean squared amplitude misfit of the patterns `idx` (a scalar carrying gradients).
@@ -239,6 +355,8 @@ fn batch_misfit(
     device: &Device,
 ) -> Tensor<1> {
     let (b, n) = (idx.len(), scan.n);
+    let [rows_all, _] = prb.re.val().dims();
+    let m = rows_all / n;
     let object = obj.value(obj_scale);
     let windows = |t: &Tensor<2>| {
         let parts = idx
@@ -251,19 +369,28 @@ fn batch_misfit(
         Tensor::stack::<3>(parts, 0)
     };
     let patches = Complex::new(windows(&object.re), windows(&object.im));
-    let (rows, cols_t) = scan.probe_shifts_of(idx);
+    let (ramp_re, ramp_im) = scan.probe_ramps_of(idx);
     let matrix = |v: Vec<f32>| Tensor::<3>::from_data(TensorData::new(v, [b, n, n]), device);
-    let (rows, cols_t) = (matrix(rows), matrix(cols_t));
+    let per_mode =
+        |t: Tensor<3>| t.unsqueeze_dim::<4>(1).expand([b, m, n, n]).reshape([b * m, n, n]);
+    let ramp = Complex::new(per_mode(matrix(ramp_re)), per_mode(matrix(ramp_im)));
+    // Every mode of every pattern, `[B·M, N, N]`: the modes' spectra times each pattern's
+    // sub-pixel ramp, back in real space, each times the same object window.
     let probe = prb.value(probe_scale);
-    let shift = |t: Tensor<2>| {
-        rows.clone()
-            .matmul(t.unsqueeze::<3>().expand([b, n, n]))
-            .matmul(cols_t.clone())
-    };
-    let shifted = Complex::new(shift(probe.re), shift(probe.im));
-    let psi = patches.mul_complex(shifted);
-    let modelled = intensity_fft(psi).add_scalar(AMPLITUDE_EPSILON).sqrt();
+    let spectrum = fft2(Complex::new(
+        probe.re.reshape([m, n, n]),
+        probe.im.reshape([m, n, n]),
+    ))
+    .map(|t| t.unsqueeze::<4>().expand([b, m, n, n]).reshape([b * m, n, n]));
+    let shifted = ifft2(spectrum.mul_complex(ramp));
+    let psi = Complex::new(per_mode(patches.re), per_mode(patches.im)).mul_complex(shifted);
     let measured = matrix(scan.amplitudes_of(idx));
+    let modelled = intensity_fft(psi)
+        .reshape([b, m, n, n])
+        .sum_dim(1)
+        .reshape([b, n, n])
+        .add_scalar(AMPLITUDE_EPSILON)
+        .sqrt();
     (modelled - measured).powi_scalar(2).mean()
 }
 
@@ -289,15 +416,6 @@ fn photon_matched(probe: &HostField, object: &HostField, mean_counts: f64) -> Ho
     }
 }
 
-fn mean_amplitude(f: &HostField) -> f32 {
-    let total: f64 = f
-        .re
-        .iter()
-        .zip(&f.im)
-        .map(|(&r, &i)| (r as f64).hypot(i as f64))
-        .sum();
-    (total / f.re.len().max(1) as f64) as f32
-}
 
 fn max_amplitude(f: &HostField) -> f32 {
     f.re.iter()

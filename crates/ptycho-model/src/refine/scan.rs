@@ -3,7 +3,6 @@
 //! that moves the probe, not the object), and the canvas size.
 
 use crate::error::ModelError;
-use crate::physics::translate::shift_matrix;
 
 /// A scan on one object canvas: amplitudes in photon units (`sqrt(counts)`, zero frequency at
 /// `N/2`) and the window of every pattern.
@@ -96,22 +95,49 @@ impl FieldScan {
         out
     }
 
-    /// Row and transposed column bilinear shift matrices `[B, N, N]` that move the probe by
-    /// each pattern's sub-pixel remainder (`P' = T_y · P · T_xᵀ`).
-    pub fn probe_shifts_of(&self, idx: &[usize]) -> (Vec<f32>, Vec<f32>) {
-        let n = self.n;
-        let (mut rows, mut cols_t) = (Vec::new(), Vec::new());
+    /// Illumination `Σ_k power` of the patterns `idx` on the canvas (row-major), with `power`
+    /// (`N·N` values) placed at each window's integer corner.
+    pub fn illumination_of(&self, idx: &[usize], power: &[f32]) -> Vec<f32> {
+        let (n, (_, cols)) = (self.n, self.canvas);
+        let mut out = vec![0.0f32; self.canvas.0 * cols];
         for &i in idx {
-            let (dy, dx) = self.fractions[i];
-            rows.extend(shift_matrix(n, dy));
-            let cols = shift_matrix(n, dx);
-            for c in 0..n {
-                for r in 0..n {
-                    cols_t.push(cols[r * n + c]);
+            let (r0, c0) = self.corners[i];
+            for r in 0..n {
+                let row = &mut out[(r0 + r) * cols + c0..(r0 + r) * cols + c0 + n];
+                for (o, p) in row.iter_mut().zip(&power[r * n..(r + 1) * n]) {
+                    *o += p;
                 }
             }
         }
-        (rows, cols_t)
+        out
+    }
+
+    /// Fourier phase ramps `[B, N, N]` (real and imaginary parts, unshifted FFT order) that
+    /// move the probe by each pattern's sub-pixel remainder: `P' = IFFT(FFT(P) · ramp)`,
+    /// `ramp = exp(−2πi (f_y·dy + f_x·dx))`. Unlike bilinear interpolation, which damps the
+    /// high spatial frequencies a zone-plate probe carries, the Fourier shift is exact for a
+    /// band-limited probe.
+    pub fn probe_ramps_of(&self, idx: &[usize]) -> (Vec<f32>, Vec<f32>) {
+        let n = self.n;
+        let freq: Vec<f64> = (0..n)
+            .map(|k| {
+                let k = if k < n.div_ceil(2) { k as f64 } else { k as f64 - n as f64 };
+                k / n as f64
+            })
+            .collect();
+        let (mut re, mut im) = (Vec::with_capacity(idx.len() * n * n), Vec::new());
+        im.reserve(idx.len() * n * n);
+        for &i in idx {
+            let (dy, dx) = self.fractions[i];
+            for fy in &freq {
+                for fx in &freq {
+                    let angle = -2.0 * std::f64::consts::PI * (fy * dy as f64 + fx * dx as f64);
+                    re.push(angle.cos() as f32);
+                    im.push(angle.sin() as f32);
+                }
+            }
+        }
+        (re, im)
     }
 }
 
@@ -142,14 +168,15 @@ mod tests {
     }
 
     #[test]
-    fn probe_shift_moves_content_by_the_remainder() {
-        let n = 4;
-        let scan = FieldScan::new(n, vec![0.0; 16], &[(2.25, 2.5)]).unwrap();
-        let (rows, cols_t) = scan.probe_shifts_of(&[0]);
-        // Row shift 0.5: output row 1 reads input rows 0 and 1 equally.
-        assert_eq!(&rows[4..8], &[0.5, 0.5, 0.0, 0.0]);
-        // Column shift 0.25, transposed: column 1 of Txᵀ is row 1 of Tx.
-        let col1: Vec<f32> = (0..n).map(|r| cols_t[r * n + 1]).collect();
-        assert_eq!(col1, vec![0.25, 0.75, 0.0, 0.0]);
+    fn fourier_ramp_shifts_a_band_limited_probe_exactly() {
+        // A single Fourier mode shifted by 0.25 px must equal the mode sampled 0.25 px earlier.
+        let n = 8;
+        let scan = FieldScan::new(n, vec![0.0; 64], &[(4.0, 4.25)]).unwrap();
+        let (re, im) = scan.probe_ramps_of(&[0]);
+        // dy = 0.25, dx = 0: at f_y = 1/8 the ramp is exp(−2πi/32).
+        let angle = -2.0 * std::f32::consts::PI * 0.25 / 8.0;
+        assert!((re[n] - angle.cos()).abs() < 1e-6 && (im[n] - angle.sin()).abs() < 1e-6);
+        // f_y = −1/8 (index 7) takes the opposite angle; f_x leaves it alone.
+        assert!((im[7 * n + 3] + angle.sin()).abs() < 1e-6, "{}", im[7 * n + 3]);
     }
 }
