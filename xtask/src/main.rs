@@ -20,6 +20,7 @@ mod junit;
 mod phase;
 mod preflight;
 mod project;
+mod realdata;
 mod report;
 mod runner;
 mod selector_map;
@@ -64,6 +65,8 @@ enum Task {
     Bench(bench::Args),
     /// Everything CI runs: fmt, clippy, whitelist check, snapshot diff, all tests
     Ci(ci::Args),
+    /// Train and reconstruct a measured scan and score it against the iterative reference
+    Realdata(realdata::Args),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Task::Archive(args) => archive::run(args),
         Task::Fixtures(args) => fixtures::run(&project, args),
         Task::Bench(args) => bench::run(&project, args),
+        Task::Realdata(args) => realdata::run(&project, args),
         Task::Ci(args) => ci::run(&project, args),
     });
     match result {

@@ -11,6 +11,7 @@ use ptycho_workflows::{
     refine_scan, write_refined,
 };
 
+use crate::detector::DetectorArgs;
 use crate::train::{check_accelerator, deprecated, npz_in};
 
 /// `--stitch-weighting` values.
@@ -70,6 +71,8 @@ pub struct InferArgs {
     /// What refinement starts from: the network's reconstruction or a flat object
     #[arg(long, value_enum, default_value_t = RefineStart::Network)]
     pub refine_from: RefineStart,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
     /// Compute device: cpu (default), wgpu, cuda, gpu (any GPU backend built in) or auto (a GPU if one works, else cpu)
     #[arg(long)]
     pub accelerator: Option<String>,
@@ -125,7 +128,18 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
     let scan = ScanData::load(&data_file)
         .with_context(|| format!("cannot load test data {}", data_file.display()))?
         .data;
+    let scan = args.detector.apply(scan, "test data")?;
     let mut config = model.config().clone();
+    if scan.patch_size() != config.model.N {
+        bail!(
+            "{}: the model reconstructs {n}x{n} patterns, the data holds {}x{} (pass the --crop {n} or --bin {} the model was trained with)",
+            data_file.display(),
+            scan.patch_size(),
+            scan.patch_size(),
+            scan.patch_size() / config.model.N.max(1),
+            n = config.model.N
+        );
+    }
     config.n_groups = match (args.n_groups, config.model.gridsize) {
         (Some(n), _) => n,
         (None, 1) => scan.n_positions(),

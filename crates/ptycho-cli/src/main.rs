@@ -5,9 +5,11 @@
 
 mod config_cmd;
 mod demo;
+mod detector;
 mod infer;
 mod inspect;
 mod lines_bench;
+mod score;
 mod simulate;
 mod train;
 
@@ -38,6 +40,8 @@ enum Command {
     Infer(infer::InferArgs),
     /// Simulate the built-in dataset, train, save, reload, reconstruct, write images and metrics
     Demo(demo::DemoArgs),
+    /// Score a reconstruction against an iterative reference reconstruction (FRC, NRMSE)
+    Score(score::ScoreArgs),
     /// Run the 2023 paper's lines benchmark (gridsize 1 or 2) and compare with its numbers
     LinesBenchmark(lines_bench::LinesBenchArgs),
 }
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Command::Infer(args) => infer::run(args),
         Command::Demo(args) => demo::run(args),
         Command::LinesBenchmark(args) => lines_bench::run(args),
+        Command::Score(args) => score::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

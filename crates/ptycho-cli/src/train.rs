@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use ptycho_config::{ConfigDocument, ExecutionConfig, Format, LegacyParams, TrainingConfig};
 use ptycho_data::ScanData;
+use crate::detector::DetectorArgs;
 use ptycho_workflows::{
     Accelerator, ComputeDevice, ConfigInput, DataInput, RunOptions, TrainOptions, run_cdi_example,
 };
@@ -68,6 +69,8 @@ pub struct TrainArgs {
     /// No progress bar
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
     #[command(flatten)]
     pub legacy: LegacyTrainFlags,
 }
@@ -244,7 +247,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     for w in &scan.warnings {
         eprintln!("warning: {}: {w:?}", train_file.display());
     }
-    let scan = scan.data;
+    let scan = args.detector.apply(scan.data, "training data")?;
     if !from_file {
         training.model.N = scan.patch_size();
     }
@@ -288,7 +291,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             let test = ScanData::load(f)
                 .with_context(|| format!("cannot load test data {}", f.display()))?
                 .data;
-            Some(DataInput::Raw(test))
+            Some(DataInput::Raw(args.detector.apply(test, "test data")?))
         }
         None => None,
     };
