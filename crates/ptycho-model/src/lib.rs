@@ -24,7 +24,8 @@ pub use generator::Generator;
 pub use model::{Pinn, PinnOutput, TrainableProbe};
 pub use physics::{Complex, HostProbe, Physics};
 pub use refine::{
-    EpochReport, FieldScan, HostField, RefineResult, RefineSpec, refine, refine_observed,
+    EpochReport, FieldScan, HostField, RefineResult, RefineSpec, modelled_amplitudes, refine,
+    refine_observed,
 };
 pub use spec::{AmpActivation, FarFieldMethod, GeneratorSpec, LossWeights, PhysicsSpec};
 pub use train::{TrainState, TrainingHistory, TrainingSpec, train, train_from};

@@ -54,13 +54,13 @@ pub struct RefineSpec {
 impl Default for RefineSpec {
     fn default() -> Self {
         Self {
-            epochs: 40,
+            epochs: 60,
             batch_size: 32,
             object_lr: 0.5,
             object_regularisation: 0.1,
             probe_lr: 0.002,
             probe_start: Some(5),
-            probe_modes: 3,
+            probe_modes: 1,
             seed: 42,
         }
     }
@@ -344,6 +344,32 @@ fn mode_power(probe: &HostField, n: usize) -> Vec<f32> {
     power
 }
 
+/// The amplitudes `√(Σ_m |FFT(P'_{k,m} · O_k)|²)` the model predicts for the patterns `idx`
+/// of `scan`, `[B, N, N]` row-major (zero frequency at `N/2`), from an object on the scan's
+/// canvas and stacked probe modes `(modes·N) × N`; on any device.
+pub fn modelled_amplitudes(
+    scan: &FieldScan,
+    object: &HostField,
+    probe: &HostField,
+    idx: &[usize],
+    device: &Device,
+) -> Result<Vec<f32>, ModelError> {
+    object.check("object", scan.canvas)?;
+    let modes = probe.shape.0 / scan.n.max(1);
+    probe.check("probe", (modes * scan.n, scan.n))?;
+    if modes == 0 || idx.iter().any(|&i| i >= scan.len()) {
+        return Err(ModelError::setting(
+            "patterns",
+            format!("indices below {} and at least one probe mode", scan.len()),
+            format!("{idx:?} with {modes} modes"),
+        ));
+    }
+    let obj = ScaledField::new(object, 1.0, device);
+    let prb = ScaledField::new(probe, 1.0, device);
+    let amplitudes = modelled(scan, idx, &obj, 1.0, &prb, 1.0, device);
+    Ok(amplitudes.into_data().try_to_vec().unwrap_or_default())
+}
+
 /// Mean squared amplitude misfit of the patterns `idx` (a scalar carrying gradients).
 fn batch_misfit(
     scan: &FieldScan,
@@ -354,6 +380,23 @@ fn batch_misfit(
     probe_scale: f32,
     device: &Device,
 ) -> Tensor<1> {
+    let (b, n) = (idx.len(), scan.n);
+    let measured = Tensor::<3>::from_data(TensorData::new(scan.amplitudes_of(idx), [b, n, n]), device);
+    let modelled = modelled(scan, idx, obj, obj_scale, prb, probe_scale, device);
+    (modelled - measured).powi_scalar(2).mean()
+}
+
+/// Modelled amplitudes `[B, N, N]` of the patterns `idx` (carrying gradients on an autodiff
+/// device).
+fn modelled(
+    scan: &FieldScan,
+    idx: &[usize],
+    obj: &ScaledField,
+    obj_scale: f32,
+    prb: &ScaledField,
+    probe_scale: f32,
+    device: &Device,
+) -> Tensor<3> {
     let (b, n) = (idx.len(), scan.n);
     let [rows_all, _] = prb.re.val().dims();
     let m = rows_all / n;
@@ -384,14 +427,12 @@ fn batch_misfit(
     .map(|t| t.unsqueeze::<4>().expand([b, m, n, n]).reshape([b * m, n, n]));
     let shifted = ifft2(spectrum.mul_complex(ramp));
     let psi = Complex::new(per_mode(patches.re), per_mode(patches.im)).mul_complex(shifted);
-    let measured = matrix(scan.amplitudes_of(idx));
-    let modelled = intensity_fft(psi)
+    intensity_fft(psi)
         .reshape([b, m, n, n])
         .sum_dim(1)
         .reshape([b, n, n])
         .add_scalar(AMPLITUDE_EPSILON)
-        .sqrt();
-    (modelled - measured).powi_scalar(2).mean()
+        .sqrt()
 }
 
 /// `probe` scaled so that `Σ|P|² · mean|O|²` equals the data's mean photon count: a probe

@@ -6,4 +6,5 @@ mod generator;
 mod losses;
 mod physics;
 mod reconstruction;
+mod refine;
 mod training;
