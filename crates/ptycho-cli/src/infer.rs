@@ -68,6 +68,9 @@ pub struct InferArgs {
     /// to OUTPUT/refined/
     #[arg(long, default_value_t = RefineSpec::default().epochs)]
     pub refine_epochs: usize,
+    /// Incoherent probe modes of the refinement (a partially coherent beam); 1: one coherent probe
+    #[arg(long, default_value_t = RefineSpec::default().probe_modes)]
+    pub probe_modes: usize,
     /// What refinement starts from: the network's reconstruction or a flat object
     #[arg(long, value_enum, default_value_t = RefineStart::Network)]
     pub refine_from: RefineStart,
@@ -178,6 +181,7 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
     if let Some(scan) = refine_input {
         let spec = RefineSpec {
             epochs: args.refine_epochs,
+            probe_modes: args.probe_modes,
             ..RefineSpec::default()
         };
         let from_network = args.refine_from == RefineStart::Network;
@@ -188,6 +192,15 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
             &probe,
             &spec,
             &device,
+            &mut |epoch, misfit| {
+                if (epoch + 1) % 10 == 0 || epoch + 1 == spec.epochs {
+                    eprintln!(
+                        "refinement epoch {}/{}: amplitude misfit {misfit:.4e}",
+                        epoch + 1,
+                        spec.epochs
+                    );
+                }
+            },
         )
         .context("refinement failed")?;
         println!(

@@ -10,7 +10,7 @@ use ndarray::Array2;
 use num_complex::Complex32;
 use ptycho_data::ScanData;
 use ptycho_eval::{ScanPosition, StitchedObject};
-use ptycho_model::{FieldScan, HostField, HostProbe, RefineSpec, refine};
+use ptycho_model::{FieldScan, HostField, HostProbe, RefineSpec, refine_observed};
 use serde::Serialize;
 
 use crate::device::ComputeDevice;
@@ -47,13 +47,15 @@ struct RefinementRecord<'a> {
 }
 
 /// Refines `initial` (the network's stitched object; `None` starts from a flat object of
-/// amplitude 1) and `probe` against every pattern of `scan` at its positions, on `device`.
+/// amplitude 1) and `probe` against every pattern of `scan` at its positions, on `device`;
+/// `on_epoch(epoch, misfit)` is called after every epoch (progress).
 pub fn refine_scan(
     scan: &ScanData,
     initial: Option<&StitchedObject>,
     probe: &HostProbe,
     spec: &RefineSpec,
     device: &ComputeDevice,
+    on_epoch: &mut dyn FnMut(usize, f64),
 ) -> Result<RefinedObject> {
     let started = Instant::now();
     let n = scan.patch_size();
@@ -75,7 +77,9 @@ pub fn refine_scan(
         im: probe.im.clone(),
     };
     let device = device.device().clone().autodiff();
-    let result = refine(&field, &start, &probe_field, spec, &device)?;
+    let result = refine_observed(&field, &start, &probe_field, spec, &device, &mut |report| {
+        on_epoch(report.epoch, report.loss)
+    })?;
     let per = n * n;
     let probe_modes = result
         .probe
