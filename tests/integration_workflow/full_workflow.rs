@@ -213,6 +213,33 @@ fn train_save_load_infer_cycle() {
     assert!(mae.is_finite() && mae >= 0.0, "{metrics}");
     let ssim = m["ssim"]["amplitude"].as_f64().unwrap();
     assert!((-1.0..=1.0).contains(&ssim), "{metrics}");
+    // By default infer then refines the network's object and the probe against the measured
+    // amplitudes over the whole scan, written beside it in refined/ in the same object frame.
+    assert!(stdout.contains("refined the network's object"), "{stdout}");
+    let refined = infer_dir.join("refined");
+    let mut npz = NpzReader::open(refined.join("reconstruction.npz")).unwrap();
+    let (refined_shape, refined_amp) = read_f32(&mut npz, "amplitude");
+    assert_eq!(refined_shape.len(), 2);
+    assert!(refined_amp.iter().all(|v| v.is_finite() && *v >= 0.0));
+    assert!(refined.join("probe.npz").is_file());
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(refined.join("refinement.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["started_from"], "network");
+    let losses: Vec<f64> = record["loss_per_epoch"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        losses.len(),
+        record["spec"]["epochs"].as_u64().unwrap() as usize
+    );
+    assert!(
+        losses.last().unwrap() < &(0.5 * losses[0]),
+        "the refinement lowers the amplitude misfit: {losses:?}"
+    );
     eprintln!(
         "train → infer cycle: {:.1} s",
         started.elapsed().as_secs_f64()

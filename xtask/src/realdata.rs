@@ -67,11 +67,17 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
     };
     for (what, path) in [("--data", &data), ("--reference", &reference)] {
         if !path.is_file() {
-            bail!("{what}: expected a file, found nothing at {}", path.display());
+            bail!(
+                "{what}: expected a file, found nothing at {}",
+                path.display()
+            );
         }
     }
     if args.epochs.is_empty() || args.epochs.contains(&0) {
-        bail!("--epochs: expected positive epoch budgets, found {:?}", args.epochs);
+        bail!(
+            "--epochs: expected positive epoch budgets, found {:?}",
+            args.epochs
+        );
     }
     let cargo = &project.cargo;
     cmd!(project.sh, "{cargo} build -p ptycho-cli --bin ptycho")
@@ -81,7 +87,9 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
     let stamp = OffsetDateTime::now_utc().format(format_description!(
         "[year][month][day]T[hour][minute][second]Z"
     ))?;
-    let out = project.path("target/reports").join(format!("realdata-{stamp}"));
+    let out = project
+        .path("target/reports")
+        .join(format!("realdata-{stamp}"));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let runner = Runner {
         project,
@@ -96,11 +104,19 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
     }
     for other in other_references(&reference)? {
         let score = runner.score(&other, &out.join("score-other-reference.json"))?;
-        rows.push(row(format!("iterative: {}", file_name(&other)), None, None, &score));
+        rows.push(row(
+            format!("iterative: {}", file_name(&other)),
+            None,
+            None,
+            &score,
+        ));
     }
     let md = markdown(&data, &reference, &rows);
     std::fs::write(out.join("realdata.md"), &md)?;
-    std::fs::write(out.join("realdata.json"), serde_json::to_string_pretty(&rows)? + "\n")?;
+    std::fs::write(
+        out.join("realdata.json"),
+        serde_json::to_string_pretty(&rows)? + "\n",
+    )?;
     print!("\n{md}");
     println!("report: {}", out.display());
     Ok(())
@@ -150,7 +166,9 @@ impl Runner<'_> {
         let mut rows = vec![row(
             format!("network, {epochs} epoch(s)"),
             Some(train_seconds),
-            refine_seconds.map(|r| infer_seconds - r).or(Some(infer_seconds)),
+            refine_seconds
+                .map(|r| infer_seconds - r)
+                .or(Some(infer_seconds)),
             &network,
         )];
         if refine_seconds.is_some() {
@@ -172,11 +190,14 @@ impl Runner<'_> {
     /// `ptycho score --json` of `candidate`, read back.
     fn score(&self, candidate: &Path, json: &Path) -> Result<Value> {
         let (sh, ptycho, reference) = (&self.project.sh, self.ptycho, self.reference);
-        cmd!(sh, "{ptycho} score --reference {reference} {candidate} --json {json}")
-            .run()
-            .with_context(|| format!("scoring {}", candidate.display()))?;
-        let text = std::fs::read_to_string(json)
-            .with_context(|| format!("reading {}", json.display()))?;
+        cmd!(
+            sh,
+            "{ptycho} score --reference {reference} {candidate} --json {json}"
+        )
+        .run()
+        .with_context(|| format!("scoring {}", candidate.display()))?;
+        let text =
+            std::fs::read_to_string(json).with_context(|| format!("reading {}", json.display()))?;
         serde_json::from_str(&text).with_context(|| format!("parsing {}", json.display()))
     }
 }
@@ -267,12 +288,16 @@ mod tests {
 
     #[test]
     fn the_table_shows_missing_times_as_dashes() {
-        let score: Value = serde_json::json!({"frc_low": 0.91, "frc_mid": 0.62, "nrmse": 0.2, "frc_cutoff": 0.5});
+        let score: Value =
+            serde_json::json!({"frc_low": 0.91, "frc_mid": 0.62, "nrmse": 0.2, "frc_cutoff": 0.5});
         let md = markdown(
             Path::new("d.npz"),
             Path::new("r.npz"),
             &[row("x".into(), Some(12.4), None, &score)],
         );
-        assert!(md.contains("| x | 12 | – | 0.910 | 0.620 | 0.200 | 0.500 |"), "{md}");
+        assert!(
+            md.contains("| x | 12 | – | 0.910 | 0.620 | 0.200 | 0.500 |"),
+            "{md}"
+        );
     }
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use ptycho_data::ScanData;
 use ptycho_workflows::{
-    DataInput, InferenceModel, RefineSpec, StitchWeighting, ensure_container, reconstruct_and_write,
-    refine_scan, write_refined,
+    DataInput, InferenceModel, RefineSpec, StitchWeighting, ensure_container,
+    reconstruct_and_write, refine_scan, write_refined,
 };
 
 use crate::detector::DetectorArgs;

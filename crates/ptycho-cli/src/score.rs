@@ -46,8 +46,14 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     let object = complex_2d(&mut candidate, &path, &key)?;
     let origin = origin_xy(&mut candidate, &path)?;
     let placed = place(&object, origin, args.upsample, ref_object.dim());
-    let score = score_against_reference(&ref_object, &illumination, &placed)
-        .with_context(|| format!("cannot score {} against {}", path.display(), args.reference.display()))?;
+    let score =
+        score_against_reference(&ref_object, &illumination, &placed).with_context(|| {
+            format!(
+                "cannot score {} against {}",
+                path.display(),
+                args.reference.display()
+            )
+        })?;
     print_score(&path, &score);
     if let Some(json) = &args.json {
         let text = serde_json::to_string_pretty(&score)?;
@@ -72,7 +78,11 @@ fn open(path: &Path) -> anyhow::Result<NpzReader> {
     NpzReader::open(path).with_context(|| format!("cannot open {}", path.display()))
 }
 
-fn member(reader: &mut NpzReader, path: &Path, key: &str) -> anyhow::Result<(Vec<usize>, ArrayData)> {
+fn member(
+    reader: &mut NpzReader,
+    path: &Path,
+    key: &str,
+) -> anyhow::Result<(Vec<usize>, ArrayData)> {
     let array = reader
         .read(key)
         .with_context(|| format!("{}: cannot read `{key}`", path.display()))?
@@ -91,8 +101,14 @@ fn complex_2d(reader: &mut NpzReader, path: &Path, key: &str) -> anyhow::Result<
     let (shape, data) = member(reader, path, key)?;
     let values = match data {
         ArrayData::C64(v) => v,
-        ArrayData::C128(v) => v.into_iter().map(|z| Complex32::new(z.re as f32, z.im as f32)).collect(),
-        _ => bail!("{}: `{key}`: expected complex64 or complex128 values", path.display()),
+        ArrayData::C128(v) => v
+            .into_iter()
+            .map(|z| Complex32::new(z.re as f32, z.im as f32))
+            .collect(),
+        _ => bail!(
+            "{}: `{key}`: expected complex64 or complex128 values",
+            path.display()
+        ),
     };
     Ok(Array2::from_shape_vec((shape[0], shape[1]), values)?)
 }
@@ -102,7 +118,10 @@ fn real_2d(reader: &mut NpzReader, path: &Path, key: &str) -> anyhow::Result<Arr
     let values = match data {
         ArrayData::F32(v) => v,
         ArrayData::F64(v) => v.into_iter().map(|x| x as f32).collect(),
-        _ => bail!("{}: `{key}`: expected float32 or float64 values", path.display()),
+        _ => bail!(
+            "{}: `{key}`: expected float32 or float64 values",
+            path.display()
+        ),
     };
     Ok(Array2::from_shape_vec((shape[0], shape[1]), values)?)
 }
@@ -114,7 +133,10 @@ fn origin_xy(reader: &mut NpzReader, path: &Path) -> anyhow::Result<(f64, f64)> 
     }
     match reader.read("origin_xy")?.map(|a| a.data) {
         Some(ArrayData::F64(v)) if v.len() == 2 => Ok((v[0], v[1])),
-        _ => bail!("{}: `origin_xy`: expected two float64 values", path.display()),
+        _ => bail!(
+            "{}: `origin_xy`: expected two float64 values",
+            path.display()
+        ),
     }
 }
 

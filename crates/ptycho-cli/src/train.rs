@@ -8,10 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::detector::DetectorArgs;
 use anyhow::{Context, bail};
 use ptycho_config::{ConfigDocument, ExecutionConfig, Format, LegacyParams, TrainingConfig};
 use ptycho_data::ScanData;
-use crate::detector::DetectorArgs;
 use ptycho_workflows::{
     Accelerator, ComputeDevice, ConfigInput, DataInput, RunOptions, TrainOptions, run_cdi_example,
 };

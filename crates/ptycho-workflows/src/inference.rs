@@ -197,10 +197,12 @@ impl InferenceModel {
     /// The probe the model was trained with, in the data's units: the refined one when the
     /// probe was trainable, else the saved training probe.
     pub fn probe(&self) -> Result<HostProbe> {
-        Ok(
-            refined_probe(&self.model, &self.initial_probe, self.physics.spec().probe_scale)?
-                .unwrap_or_else(|| self.initial_probe.clone()),
-        )
+        Ok(refined_probe(
+            &self.model,
+            &self.initial_probe,
+            self.physics.spec().probe_scale,
+        )?
+        .unwrap_or_else(|| self.initial_probe.clone()))
     }
 
     /// Trained intensity scale `exp(log_scale)`.

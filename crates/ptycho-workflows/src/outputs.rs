@@ -170,7 +170,10 @@ pub fn write_probe(dir: &Path, modes: &[HostProbe], initial: &HostProbe) -> Resu
     let npz_path = dir.join(PROBE_NPZ);
     let mut npz = NpzWriter::create(&npz_path, Compression::Deflated)?;
     npz.add("probe", &[n, n], &row_major(&dominant))?;
-    let all: Vec<Complex32> = modes.iter().flat_map(|m| row_major(&probe_array(m))).collect();
+    let all: Vec<Complex32> = modes
+        .iter()
+        .flat_map(|m| row_major(&probe_array(m)))
+        .collect();
     npz.add("probe_modes", &[modes.len(), n, n], &all)?;
     npz.add("probe_initial", &[n, n], &row_major(&probe_array(initial)))?;
     npz.finish()?;

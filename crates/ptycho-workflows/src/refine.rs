@@ -23,8 +23,8 @@ pub const REFINED_DIR: &str = "refined";
 /// A refined reconstruction.
 #[derive(Debug, Clone)]
 pub struct RefinedObject {
-    /// The object in the data's object frame (origin `(0, 0)`); `weight` is the illumination
-    /// `Σ_k |P_k|²` of the refined probe.
+    /// The object in the data's object frame (its `origin` is `(0, 0)` unless the scan reaches
+    /// past the frame's top or left edge); `weight` is the illumination of the refined probe.
     pub object: StitchedObject,
     /// The refined probe modes, dominant first (photon-matched units, see
     /// [`ptycho_model::RefineResult::probe`]).
@@ -68,7 +68,7 @@ pub fn refine_scan(
     let amplitude: Vec<f32> = scan.diffraction.iter().copied().collect();
     let field = FieldScan::new(n, amplitude, &xy)?;
     let start = match initial {
-        Some(stitched) => embed(stitched, field.canvas),
+        Some(stitched) => embed(stitched, field.canvas, field.origin),
         None => HostField::constant(field.canvas, 1.0, 0.0),
     };
     let probe_field = HostField {
@@ -88,7 +88,12 @@ pub fn refine_scan(
         .zip(result.probe.im.chunks(per))
         .map(|(re, im)| HostProbe::new(n, re.to_vec(), im.to_vec()))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let object = to_stitched(&result.object, &field, &probe_modes);
+    let mut object = to_stitched(&result.object, &field, &probe_modes);
+    let rotation = remove_global_phase(&mut object);
+    let probe_modes = probe_modes
+        .iter()
+        .map(|p| rotate(p, rotation.conj()))
+        .collect::<Result<Vec<_>>>()?;
     Ok(RefinedObject {
         object,
         probe_modes,
@@ -98,9 +103,10 @@ pub fn refine_scan(
     })
 }
 
-/// `stitched` on a canvas of `shape` in the object frame; pixels it does not cover (weight
-/// below 1 % of its largest) take its mean covered value, so refinement starts flat there.
-fn embed(stitched: &StitchedObject, shape: (usize, usize)) -> HostField {
+/// `stitched` on a canvas of `shape` whose pixel (0, 0) is object pixel `origin` (`(x, y)`);
+/// pixels it does not cover (weight below 1 % of its largest) take its mean covered value, so
+/// refinement starts flat there.
+fn embed(stitched: &StitchedObject, shape: (usize, usize), origin: (f64, f64)) -> HostField {
     let max_w = stitched.weight.iter().copied().fold(0.0f32, f32::max);
     let covered = |w: f32| max_w > 0.0 && w >= 0.01 * max_w;
     let (sum, count) = stitched
@@ -108,14 +114,17 @@ fn embed(stitched: &StitchedObject, shape: (usize, usize)) -> HostField {
         .iter()
         .zip(stitched.weight.iter())
         .filter(|(_, w)| covered(**w))
-        .fold((Complex32::new(0.0, 0.0), 0usize), |(s, c), (z, _)| (s + z, c + 1));
+        .fold((Complex32::new(0.0, 0.0), 0usize), |(s, c), (z, _)| {
+            (s + z, c + 1)
+        });
     let fill = if count > 0 {
         sum / count as f32
     } else {
         Complex32::new(1.0, 0.0)
     };
     let mut out = HostField::constant(shape, fill.re, fill.im);
-    let (r0, c0) = (stitched.origin.y.round() as i64, stitched.origin.x.round() as i64);
+    let r0 = (stitched.origin.y - origin.1).round() as i64;
+    let c0 = (stitched.origin.x - origin.0).round() as i64;
     for ((r, c), z) in stitched.object.indexed_iter() {
         let (rr, cc) = (r as i64 + r0, c as i64 + c0);
         if rr < 0 || cc < 0 || rr >= shape.0 as i64 || cc >= shape.1 as i64 {
@@ -153,9 +162,42 @@ fn to_stitched(object: &HostField, scan: &FieldScan, modes: &[HostProbe]) -> Sti
     StitchedObject {
         object: Array2::from_shape_vec((h, w), values).expect("canvas holds h*w values"),
         weight,
-        origin: ScanPosition::new(0.0, 0.0),
+        origin: ScanPosition::new(scan.origin.0, scan.origin.1),
         patches: scan.len(),
     }
+}
+
+/// Turns the object's global phase (which the data cannot see) so that its
+/// illumination-weighted mean is real and positive: the phase image is then centred on 0 and
+/// does not wrap at ±π. Returns the unit factor applied; the probe takes its conjugate, so
+/// every exit wave `P·O` is unchanged.
+fn remove_global_phase(object: &mut StitchedObject) -> Complex32 {
+    let mean: Complex32 = object
+        .object
+        .iter()
+        .zip(object.weight.iter())
+        .map(|(z, w)| z * *w)
+        .sum();
+    let rotation = if mean.norm() > 0.0 {
+        (mean / mean.norm()).conj()
+    } else {
+        Complex32::new(1.0, 0.0)
+    };
+    object.object.mapv_inplace(|z| z * rotation);
+    rotation
+}
+
+fn rotate(probe: &HostProbe, factor: Complex32) -> Result<HostProbe> {
+    let (re, im) = probe
+        .re
+        .iter()
+        .zip(&probe.im)
+        .map(|(&re, &im)| {
+            let z = Complex32::new(re, im) * factor;
+            (z.re, z.im)
+        })
+        .unzip();
+    Ok(HostProbe::new(probe.n, re, im)?)
 }
 
 /// Writes `refined` into `dir/refined/`: the reconstruction files (same names as the network's),
@@ -178,7 +220,44 @@ pub fn write_refined(
         loss_per_epoch: &refined.loss,
     };
     let mut files = write_reconstruction(&out, &refined.object, &record)?;
-    files.extend(write_probe(&out, &refined.probe_modes, &refined.initial_probe)?);
+    files.extend(write_probe(
+        &out,
+        &refined.probe_modes,
+        &refined.initial_probe,
+    )?);
     files.push(write_json_file(&out.join("refinement.json"), &record)?);
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_global_phase_is_removed_and_the_exit_wave_kept() {
+        let phase = Complex32::from_polar(1.0, 2.9);
+        let values = [0.8f32, 1.0, 1.2, 0.9].map(|a| phase * a);
+        let mut object = StitchedObject {
+            object: Array2::from_shape_vec((2, 2), values.to_vec()).unwrap(),
+            weight: Array2::from_elem((2, 2), 1.0),
+            origin: ScanPosition::new(0.0, 0.0),
+            patches: 1,
+        };
+        let probe = HostProbe::new(1, vec![0.3], vec![-0.4]).unwrap();
+        let psi_before = Complex32::new(0.3, -0.4) * object.object[(0, 1)];
+        let rotation = remove_global_phase(&mut object);
+        // 2.9 rad sits next to the ±π wrap; afterwards every pixel's phase is 0.
+        assert!(
+            object
+                .object
+                .iter()
+                .all(|z| z.arg().abs() < 1e-5 && z.re > 0.0)
+        );
+        let rotated = rotate(&probe, rotation.conj()).unwrap();
+        let psi_after = Complex32::new(rotated.re[0], rotated.im[0]) * object.object[(0, 1)];
+        assert!(
+            (psi_after - psi_before).norm() < 1e-6,
+            "{psi_before} {psi_after}"
+        );
+    }
 }

@@ -76,7 +76,9 @@ pub fn refined_probe(
     };
     let factor = initial.normalisation_factor(probe_scale)?;
     let (re, im) = probe.to_host();
-    Ok(Some(HostProbe::new(initial.n, re, im)?.scaled(1.0 / factor)))
+    Ok(Some(
+        HostProbe::new(initial.n, re, im)?.scaled(1.0 / factor),
+    ))
 }
 
 /// The module's tensors (`generator.*`, `log_scale`), named by their module paths.

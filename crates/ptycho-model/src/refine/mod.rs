@@ -70,10 +70,18 @@ impl RefineSpec {
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<(), ModelError> {
         if self.epochs == 0 {
-            return Err(ModelError::setting("refine_epochs", "a positive integer", 0));
+            return Err(ModelError::setting(
+                "refine_epochs",
+                "a positive integer",
+                0,
+            ));
         }
         if self.batch_size == 0 {
-            return Err(ModelError::setting("refine_batch_size", "a positive integer", 0));
+            return Err(ModelError::setting(
+                "refine_batch_size",
+                "a positive integer",
+                0,
+            ));
         }
         if !(1..=8).contains(&self.probe_modes) {
             return Err(ModelError::setting(
@@ -82,8 +90,10 @@ impl RefineSpec {
                 self.probe_modes,
             ));
         }
-        for (field, v) in [("refine_object_lr", self.object_lr), ("refine_probe_lr", self.probe_lr)]
-        {
+        for (field, v) in [
+            ("refine_object_lr", self.object_lr),
+            ("refine_probe_lr", self.probe_lr),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(ModelError::setting(field, "a positive number", v));
             }
@@ -120,11 +130,20 @@ impl HostField {
             return Err(ModelError::Shape {
                 what,
                 expected: format!("{}x{}", shape.0, shape.1),
-                found: format!("{}x{} ({} values)", self.shape.0, self.shape.1, self.re.len()),
+                found: format!(
+                    "{}x{} ({} values)",
+                    self.shape.0,
+                    self.shape.1,
+                    self.re.len()
+                ),
             });
         }
         if self.re.iter().chain(&self.im).any(|v| !v.is_finite()) {
-            return Err(ModelError::setting(what, "finite values", "NaN or infinity"));
+            return Err(ModelError::setting(
+                what,
+                "finite values",
+                "NaN or infinity",
+            ));
         }
         Ok(())
     }
@@ -165,7 +184,10 @@ impl ScaledField {
     }
 
     fn value(&self, scale: f32) -> Complex<2> {
-        Complex::new(self.re.val().mul_scalar(scale), self.im.val().mul_scalar(scale))
+        Complex::new(
+            self.re.val().mul_scalar(scale),
+            self.im.val().mul_scalar(scale),
+        )
     }
 
     fn to_host(&self, scale: f32) -> HostField {
@@ -300,7 +322,11 @@ fn object_step(
 ) -> ScaledField {
     let [h, w] = obj.re.val().dims();
     let gamma = spec.object_regularisation as f32;
-    let max = illumination.iter().copied().fold(0.0f32, f32::max).max(f32::MIN_POSITIVE);
+    let max = illumination
+        .iter()
+        .copied()
+        .fold(0.0f32, f32::max)
+        .max(f32::MIN_POSITIVE);
     let step: Vec<f32> = illumination
         .iter()
         .map(|&i| spec.object_lr as f32 * scale / (2.0 * ((1.0 - gamma) * i + gamma * max)))
@@ -381,7 +407,8 @@ fn batch_misfit(
     device: &Device,
 ) -> Tensor<1> {
     let (b, n) = (idx.len(), scan.n);
-    let measured = Tensor::<3>::from_data(TensorData::new(scan.amplitudes_of(idx), [b, n, n]), device);
+    let measured =
+        Tensor::<3>::from_data(TensorData::new(scan.amplitudes_of(idx), [b, n, n]), device);
     let modelled = modelled(scan, idx, obj, obj_scale, prb, probe_scale, device);
     (modelled - measured).powi_scalar(2).mean()
 }
@@ -414,8 +441,11 @@ fn modelled(
     let patches = Complex::new(windows(&object.re), windows(&object.im));
     let (ramp_re, ramp_im) = scan.probe_ramps_of(idx);
     let matrix = |v: Vec<f32>| Tensor::<3>::from_data(TensorData::new(v, [b, n, n]), device);
-    let per_mode =
-        |t: Tensor<3>| t.unsqueeze_dim::<4>(1).expand([b, m, n, n]).reshape([b * m, n, n]);
+    let per_mode = |t: Tensor<3>| {
+        t.unsqueeze_dim::<4>(1)
+            .expand([b, m, n, n])
+            .reshape([b * m, n, n])
+    };
     let ramp = Complex::new(per_mode(matrix(ramp_re)), per_mode(matrix(ramp_im)));
     // Every mode of every pattern, `[B·M, N, N]`: the modes' spectra times each pattern's
     // sub-pixel ramp, back in real space, each times the same object window.
@@ -424,7 +454,11 @@ fn modelled(
         probe.re.reshape([m, n, n]),
         probe.im.reshape([m, n, n]),
     ))
-    .map(|t| t.unsqueeze::<4>().expand([b, m, n, n]).reshape([b * m, n, n]));
+    .map(|t| {
+        t.unsqueeze::<4>()
+            .expand([b, m, n, n])
+            .reshape([b * m, n, n])
+    });
     let shifted = ifft2(spectrum.mul_complex(ramp));
     let psi = Complex::new(per_mode(patches.re), per_mode(patches.im)).mul_complex(shifted);
     intensity_fft(psi)
@@ -456,7 +490,6 @@ fn photon_matched(probe: &HostField, object: &HostField, mean_counts: f64) -> Ho
         im: probe.im.iter().map(|v| v * factor).collect(),
     }
 }
-
 
 fn max_amplitude(f: &HostField) -> f32 {
     f.re.iter()

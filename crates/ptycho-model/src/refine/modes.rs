@@ -30,7 +30,10 @@ pub fn initial_modes(probe: &HostField, modes: usize) -> HostField {
             .sum::<f64>()
             / total.max(f64::MIN_POSITIVE)
     };
-    let (cy, cx) = (centroid(|k, n| (k / n) as f64), centroid(|k, n| (k % n) as f64));
+    let (cy, cx) = (
+        centroid(|k, n| (k / n) as f64),
+        centroid(|k, n| (k % n) as f64),
+    );
     let radius = (power
         .iter()
         .enumerate()
@@ -49,16 +52,15 @@ pub fn initial_modes(probe: &HostField, modes: usize) -> HostField {
     for m in 0..modes {
         let factor: Vec<f64> = (0..n * n)
             .map(|k| {
-                let (y, x) = (((k / n) as f64 - cy) / radius, ((k % n) as f64 - cx) / radius);
+                let (y, x) = (
+                    ((k / n) as f64 - cy) / radius,
+                    ((k % n) as f64 - cx) / radius,
+                );
                 hermite_factor(m, x, y)
             })
             .collect();
         let mode_power: f64 = power.iter().zip(&factor).map(|(p, f)| p * f * f).sum();
-        let share = if m == 0 {
-            main_share
-        } else {
-            EXTRA_MODE_POWER
-        };
+        let share = if m == 0 { main_share } else { EXTRA_MODE_POWER };
         let scale = (share * total / mode_power.max(f64::MIN_POSITIVE)).sqrt();
         for k in 0..n * n {
             let f = (factor[k] * scale) as f32;
@@ -116,17 +118,21 @@ mod tests {
         let modes = initial_modes(&probe, 3);
         assert_eq!(modes.shape, (3 * n, n));
         let powers: Vec<f64> = (0..3).map(|m| mode_power(&modes, m, n)).collect();
-        assert!((powers.iter().sum::<f64>() - total).abs() < 1e-4 * total, "{powers:?}");
+        assert!(
+            (powers.iter().sum::<f64>() - total).abs() < 1e-4 * total,
+            "{powers:?}"
+        );
         assert!((powers[0] / total - 0.8).abs() < 1e-5, "{powers:?}");
         assert!((powers[1] / total - 0.1).abs() < 1e-5, "{powers:?}");
         // The x-mode is odd about the centroid, so its overlap with the even-ish main mode is
         // small compared with their norms.
         let overlap: f64 = (0..n * n)
-            .map(|k| {
-                (modes.re[k] * modes.re[n * n + k] + modes.im[k] * modes.im[n * n + k]) as f64
-            })
+            .map(|k| (modes.re[k] * modes.re[n * n + k] + modes.im[k] * modes.im[n * n + k]) as f64)
             .sum();
-        assert!(overlap.abs() < 0.05 * (powers[0] * powers[1]).sqrt(), "{overlap}");
+        assert!(
+            overlap.abs() < 0.05 * (powers[0] * powers[1]).sqrt(),
+            "{overlap}"
+        );
     }
 
     #[test]

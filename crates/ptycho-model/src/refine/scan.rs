@@ -18,13 +18,16 @@ pub struct FieldScan {
     pub fractions: Vec<(f32, f32)>,
     /// Canvas `(rows, cols)`; every window fits.
     pub canvas: (usize, usize),
+    /// Object coordinates `(x, y)` of canvas pixel `(0, 0)` (whole pixels, at most 0).
+    pub origin: (f64, f64),
 }
 
 impl FieldScan {
     /// Lays out `amplitude` (`[K, N, N]`) with probe centres `xy` (`x` = column, `y` = row, in
     /// object pixels; the window of `(x, y)` covers rows `y − N/2 ..` and columns `x − N/2 ..`).
-    /// Canvas pixel `(0, 0)` is object pixel `(0, 0)`, so the result shares the data's object
-    /// frame; a window reaching below 0 is refused with its index.
+    /// Canvas pixel `(0, 0)` is object pixel [`FieldScan::origin`]: `(0, 0)` when every window
+    /// lies inside the object frame, so the result shares the data's frame, else the whole
+    /// pixels the canvas had to grow by (a scan reaching past the frame's top or left edge).
     pub fn new(n: usize, amplitude: Vec<f32>, xy: &[(f64, f64)]) -> Result<Self, ModelError> {
         let k = xy.len();
         if k == 0 || amplitude.len() != k * n * n {
@@ -41,18 +44,26 @@ impl FieldScan {
                 bad,
             ));
         }
+        if let Some((i, (x, y))) = xy
+            .iter()
+            .enumerate()
+            .find(|(_, (x, y))| !(x.is_finite() && y.is_finite()))
+        {
+            return Err(ModelError::setting(
+                "xcoords/ycoords",
+                "finite positions",
+                format!("position {i} at x {x}, y {y}"),
+            ));
+        }
         let half = (n / 2) as f64;
+        let lowest = |f: fn(&(f64, f64)) -> f64| {
+            xy.iter().map(|p| (f(p) - half).floor()).fold(0.0, f64::min)
+        };
+        let (oy, ox) = (lowest(|p| p.1), lowest(|p| p.0));
         let (mut corners, mut fractions) = (Vec::with_capacity(k), Vec::with_capacity(k));
         let (mut rows, mut cols) = (0, 0);
-        for (i, &(x, y)) in xy.iter().enumerate() {
-            let (top, left) = (y - half, x - half);
-            if !(top.is_finite() && left.is_finite()) || top < 0.0 || left < 0.0 {
-                return Err(ModelError::setting(
-                    "xcoords/ycoords",
-                    format!("probe windows inside the object frame (centres >= N/2 = {half})"),
-                    format!("position {i} at x {x}, y {y}"),
-                ));
-            }
+        for &(x, y) in xy {
+            let (top, left) = (y - half - oy, x - half - ox);
             let (r0, c0) = (top.floor(), left.floor());
             corners.push((r0 as usize, c0 as usize));
             fractions.push(((top - r0) as f32, (left - c0) as f32));
@@ -66,6 +77,7 @@ impl FieldScan {
             corners,
             fractions,
             canvas: (rows, cols),
+            origin: (ox, oy),
         })
     }
 
@@ -121,7 +133,11 @@ impl FieldScan {
         let n = self.n;
         let freq: Vec<f64> = (0..n)
             .map(|k| {
-                let k = if k < n.div_ceil(2) { k as f64 } else { k as f64 - n as f64 };
+                let k = if k < n.div_ceil(2) {
+                    k as f64
+                } else {
+                    k as f64 - n as f64
+                };
                 k / n as f64
             })
             .collect();
@@ -152,15 +168,22 @@ mod tests {
         assert_eq!(scan.corners, vec![(0, 0), (1, 3)]);
         assert_eq!(scan.fractions, vec![(0.0, 0.0), (0.5, 0.25)]);
         assert_eq!(scan.canvas, (1 + 4 + 1, 3 + 4 + 1));
+        assert_eq!(scan.origin, (0.0, 0.0));
         assert_eq!(scan.mean_counts(), 16.0);
     }
 
     #[test]
-    fn a_window_outside_the_frame_is_refused_by_index() {
-        let err = FieldScan::new(4, vec![1.0; 32], &[(2.0, 2.0), (1.5, 9.0)])
+    fn a_scan_past_the_frame_edge_grows_the_canvas_and_bad_input_is_named() {
+        let scan = FieldScan::new(4, vec![1.0; 32], &[(2.0, 2.0), (1.5, 9.0)]).unwrap();
+        // The second window starts half a pixel left of the frame: the canvas starts one
+        // whole pixel earlier and both windows move right by one.
+        assert_eq!(scan.origin, (-1.0, 0.0));
+        assert_eq!(scan.corners, vec![(0, 1), (7, 0)]);
+        assert_eq!(scan.fractions[1], (0.0, 0.5));
+        let err = FieldScan::new(4, vec![1.0; 32], &[(2.0, 2.0), (f64::NAN, 9.0)])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("position 1") && err.contains("x 1.5"), "{err}");
+        assert!(err.contains("position 1") && err.contains("NaN"), "{err}");
         let err = FieldScan::new(4, vec![1.0; 31], &[(2.0, 2.0), (3.0, 3.0)])
             .unwrap_err()
             .to_string();
@@ -177,6 +200,10 @@ mod tests {
         let angle = -2.0 * std::f32::consts::PI * 0.25 / 8.0;
         assert!((re[n] - angle.cos()).abs() < 1e-6 && (im[n] - angle.sin()).abs() < 1e-6);
         // f_y = −1/8 (index 7) takes the opposite angle; f_x leaves it alone.
-        assert!((im[7 * n + 3] + angle.sin()).abs() < 1e-6, "{}", im[7 * n + 3]);
+        assert!(
+            (im[7 * n + 3] + angle.sin()).abs() < 1e-6,
+            "{}",
+            im[7 * n + 3]
+        );
     }
 }

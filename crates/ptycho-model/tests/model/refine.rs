@@ -12,7 +12,12 @@ const N: usize = 16;
 /// A band-limited, asymmetric probe: a few plane waves with integer frequencies below N/2, so
 /// `P(y − dy, x − dx)` is known exactly at any sub-pixel shift.
 fn probe_at(y: f64, x: f64) -> (f64, f64) {
-    let waves = [(0, 0, 1.0, 0.0), (1, 0, 0.5, 0.2), (0, -2, 0.3, -0.4), (3, 1, 0.2, 0.1)];
+    let waves = [
+        (0, 0, 1.0, 0.0),
+        (1, 0, 0.5, 0.2),
+        (0, -2, 0.3, -0.4),
+        (3, 1, 0.2, 0.1),
+    ];
     waves.iter().fold((0.0, 0.0), |(re, im), &(u, v, a, b)| {
         let angle = 2.0 * PI * (u as f64 * y + v as f64 * x) / N as f64;
         let (c, s) = (angle.cos(), angle.sin());
@@ -95,7 +100,10 @@ fn the_forward_model_matches_a_direct_dft_at_sub_pixel_positions() {
             .map(|(e, g)| (e - g).abs())
             .fold(0.0f32, f32::max);
         let peak = expected.iter().copied().fold(0.0f32, f32::max);
-        assert!(worst < 2e-3 * peak, "position {p}: worst {worst}, peak {peak}");
+        assert!(
+            worst < 2e-3 * peak,
+            "position {p}: worst {worst}, peak {peak}"
+        );
     }
 }
 
@@ -145,7 +153,11 @@ fn refinement_recovers_an_asymmetric_object_from_a_flat_start() {
     let before = correlation(&truth, &flat, &lit);
     let after = correlation(&truth, &result.object, &lit);
     assert!(after > 0.97, "correlation {before:.3} -> {after:.3}");
-    assert!(result.loss.last().unwrap() < &(0.05 * result.loss[0]), "{:?}", result.loss);
+    assert!(
+        result.loss.last().unwrap() < &(0.05 * result.loss[0]),
+        "{:?}",
+        result.loss
+    );
     // The object is not mirrored: the truth rotated by 180° about the lit region does not fit.
     let mirrored = HostField {
         shape: truth.shape,
@@ -169,8 +181,17 @@ fn refinement_settings_are_checked_by_name() {
         .to_string();
     assert!(err.contains("probe_modes"), "{err}");
     let wrong = HostField::constant((3, 3), 1.0, 0.0);
-    let err = refine(&scan, &wrong, &probe_field(), &RefineSpec::default(), &device)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("initial object") && err.contains("3x3"), "{err}");
+    let err = refine(
+        &scan,
+        &wrong,
+        &probe_field(),
+        &RefineSpec::default(),
+        &device,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("initial object") && err.contains("3x3"),
+        "{err}"
+    );
 }
