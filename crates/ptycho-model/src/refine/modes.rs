@@ -62,10 +62,10 @@ pub fn initial_modes(probe: &HostField, modes: usize) -> HostField {
         let mode_power: f64 = power.iter().zip(&factor).map(|(p, f)| p * f * f).sum();
         let share = if m == 0 { main_share } else { EXTRA_MODE_POWER };
         let scale = (share * total / mode_power.max(f64::MIN_POSITIVE)).sqrt();
-        for k in 0..n * n {
-            let f = (factor[k] * scale) as f32;
-            out.re.push(probe.re[k] * f);
-            out.im.push(probe.im[k] * f);
+        for ((re, im), f) in probe.re.iter().zip(&probe.im).zip(&factor) {
+            let f = (f * scale) as f32;
+            out.re.push(re * f);
+            out.im.push(im * f);
         }
     }
     out
