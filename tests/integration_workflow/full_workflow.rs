@@ -127,6 +127,11 @@ fn train_save_load_infer_cycle() {
         ],
     );
     assert!(stdout.contains("trained 1 epoch(s)"), "{stdout}");
+    // No --nphotons: the photon scale is the data's mean count per pattern, and said so.
+    assert!(
+        stdout.contains("photon scale from the data: ") && stdout.contains("photons per pattern"),
+        "{stdout}"
+    );
     let bundle = train_dir.join("wts.h5.zip");
     let bundle_len = std::fs::metadata(&bundle).unwrap().len();
     assert!(bundle_len > 100_000, "bundle of {bundle_len} bytes");

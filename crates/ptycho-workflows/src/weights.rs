@@ -232,6 +232,47 @@ mod tests {
     }
 
     #[test]
+    fn a_trainable_probe_travels_in_the_bundle_and_returns_in_data_units() {
+        let mut cfg = config();
+        cfg.probe_trainable = true;
+        let (g, p) = model_specs(&cfg, 2.0).unwrap();
+        assert!(p.probe_trainable);
+        let device = Device::flex();
+        let mut probe = HostProbe::default_disk(64);
+        probe.im[64 * 30 + 20] = 0.3;
+        let physics = Physics::new(&p, &probe, g.support_is_centre(), &device).unwrap();
+        let model = build_model(&g, &physics, 1, &device).unwrap();
+        let map = module_tensors(&model).unwrap();
+        assert!(map.get("probe.re").is_some() && map.get("probe.im").is_some());
+        let schema = bundle_schema(&cfg).unwrap();
+        let (inference, full) = bundle_maps(&model, &p, &probe).unwrap();
+        assert!(schema.diffraction_to_obj.mismatches(&inference).is_empty());
+        assert!(schema.autoencoder.mismatches(&full).is_empty());
+        // Untrained, the refined probe is the data's probe again (normalisation undone).
+        let back = refined_probe(&model, &probe, p.probe_scale)
+            .unwrap()
+            .unwrap();
+        let worst = back
+            .re
+            .iter()
+            .zip(&probe.re)
+            .chain(back.im.iter().zip(&probe.im))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-5, "{worst}");
+        // A fixed-probe config has neither the parameter nor a refined probe.
+        let (g, p) = model_specs(&config(), 2.0).unwrap();
+        let physics = Physics::new(&p, &probe, g.support_is_centre(), &device).unwrap();
+        let fixed = build_model(&g, &physics, 1, &device).unwrap();
+        assert!(module_tensors(&fixed).unwrap().get("probe.re").is_none());
+        assert!(
+            refined_probe(&fixed, &probe, p.probe_scale)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
     fn a_map_missing_a_tensor_is_refused_by_name() {
         let cfg = config();
         let (g, p) = model_specs(&cfg, 1.0).unwrap();

@@ -277,3 +277,35 @@ fn short_training_on_simulated_lines_lowers_the_loss_and_reconstructs_the_amplit
     let min = losses.iter().cloned().fold(f64::INFINITY, f64::min);
     assert!(min < 0.7 * losses[0], "{losses:?}");
 }
+
+#[test]
+fn a_trainable_probe_starts_at_the_normalised_probe_and_learns() {
+    let device = Device::flex().autodiff();
+    let scan = lines_scan(1, 80, 6);
+    let (g, mut p) = specs(1, 1, scan.intensity_scale);
+    p.probe_trainable = true;
+    let source = InMemoryGroups::new(scan.batch).unwrap();
+    let physics = Physics::new(&p, &HostProbe::default_disk(64), true, &device).unwrap();
+    let model = Pinn::new(&g, &p, 1, &device)
+        .unwrap()
+        .with_trainable_probe(&physics);
+    let probe_values = |m: &Pinn| m.probe.as_ref().expect("trainable probe").to_host();
+    let fixed: Vec<f32> = physics.probe().re.clone().into_data().try_to_vec().unwrap();
+    let (re0, im0) = probe_values(&model);
+    assert_eq!(
+        re0, fixed,
+        "the parameter starts at the physics' normalised probe"
+    );
+    assert!(im0.iter().all(|v| *v == 0.0));
+    let (model, history) = train(model, &physics, &source, &quick_spec(2, 1), &device).unwrap();
+    let (re1, im1) = probe_values(&model);
+    let moved = re0
+        .iter()
+        .zip(&re1)
+        .chain(im0.iter().zip(&im1))
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(moved > 1000, "only {moved} probe values changed");
+    let losses = history.losses();
+    assert!(losses[1] < losses[0], "{losses:?}");
+}
