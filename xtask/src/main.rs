@@ -116,9 +116,18 @@ mod tests {
                 "archive",
                 "fixtures",
                 "bench",
-                "ci"
+                "ci",
+                "realdata"
             ]
         );
+        let realdata = cli.find_subcommand("realdata").unwrap();
+        let flags: Vec<&str> = realdata
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .collect();
+        for flag in ["data", "reference", "epochs", "refine-epochs"] {
+            assert!(flags.contains(&flag), "realdata lacks --{flag}: {flags:?}");
+        }
         let snapshot = cli.find_subcommand("snapshot").unwrap();
         let actions: Vec<&str> = snapshot.get_subcommands().map(|c| c.get_name()).collect();
         assert_eq!(actions, ["diff", "update", "accept"]);
