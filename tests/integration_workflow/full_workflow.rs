@@ -127,9 +127,10 @@ fn train_save_load_infer_cycle() {
         ],
     );
     assert!(stdout.contains("trained 1 epoch(s)"), "{stdout}");
-    // No --nphotons: the photon scale is the data's mean count per pattern, and said so.
+    // No --nphotons: the fixture stores normalised amplitudes, not square roots of photon
+    // counts, so the photon scale is not taken from it, and the run says so.
     assert!(
-        stdout.contains("photon scale from the data: ") && stdout.contains("photons per pattern"),
+        stdout.contains("not square roots of whole photon counts") && stdout.contains("1e9"),
         "{stdout}"
     );
     let bundle = train_dir.join("wts.h5.zip");

@@ -47,7 +47,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub learning_rate: Option<f64>,
     /// Mean photons per pattern (sets the intensity scale); default: measured from the training
-    /// data (mean of the summed squared amplitudes per pattern)
+    /// data when its amplitudes are square roots of photon counts, else 1e9
     #[arg(long)]
     pub nphotons: Option<f64>,
     /// Seed of grouping, weights and shuffling
@@ -271,14 +271,18 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     match args.nphotons {
         Some(v) => training.nphotons = v,
-        None if !nphotons_in_file => {
+        None if nphotons_in_file => {}
+        None if scan.amplitudes_are_photon_counts() => {
             training.nphotons = scan.mean_photons_per_pattern();
             println!(
                 "photon scale from the data: {:.4e} photons per pattern on average (--nphotons overrides)",
                 training.nphotons
             );
         }
-        None => {}
+        None => println!(
+            "the diffraction amplitudes are not square roots of whole photon counts (normalised data?): nphotons stays {:e} (--nphotons sets it)",
+            training.nphotons
+        ),
     }
     if let Some(v) = args.seed {
         training.subsample_seed = Some(v);

@@ -114,6 +114,25 @@ impl ScanData {
         total / self.n_positions().max(1) as f64
     }
 
+    /// Whether the amplitudes are square roots of whole photon counts (measured data, or a
+    /// simulation with Poisson counts): at least 99 % of the non-zero `diffraction²` values lie
+    /// within `1e-3 + 1e-5·value` of a whole number (f32 rounding of `sqrt(counts)`). Normalised
+    /// amplitudes fail this, so their mean energy is not mistaken for a photon count.
+    pub fn amplitudes_are_photon_counts(&self) -> bool {
+        let (mut nonzero, mut whole) = (0usize, 0usize);
+        for &a in &self.diffraction {
+            let v = f64::from(a) * f64::from(a);
+            if v == 0.0 {
+                continue;
+            }
+            nonzero += 1;
+            if (v - v.round()).abs() <= 1e-3 + 1e-5 * v {
+                whole += 1;
+            }
+        }
+        nonzero > 0 && whole as f64 >= 0.99 * nonzero as f64
+    }
+
     /// Loads and validates a canonical NPZ with the default (strict) options.
     pub fn load(path: impl AsRef<Path>) -> Result<Loaded> {
         Self::load_with(path, &LoadOptions::default())
@@ -376,5 +395,45 @@ impl ScanData {
             scan_index: Array1::from_iter(idx.iter().map(|&i| data.scan_index[i])),
             y_patches: data.y_patches.as_ref().map(|y| y.select(Axis(0), idx)),
         }
+    }
+}
+
+#[cfg(test)]
+mod photon_count_tests {
+    use ndarray::{Array1, Array2, Array3};
+    use num_complex::Complex32;
+
+    use super::ScanData;
+
+    fn scan(diffraction: Array3<f32>) -> ScanData {
+        let n = diffraction.shape()[0];
+        let side = diffraction.shape()[1];
+        ScanData {
+            diffraction,
+            xcoords: Array1::zeros(n),
+            ycoords: Array1::zeros(n),
+            xcoords_start: Array1::zeros(n),
+            ycoords_start: Array1::zeros(n),
+            probe: Array2::from_elem((side, side), Complex32::new(1.0, 0.0)),
+            object: None,
+            scan_index: Array1::from_iter(0..n as i64),
+            y_patches: None,
+        }
+    }
+
+    #[test]
+    fn square_roots_of_counts_are_told_from_normalised_amplitudes() {
+        // Counts up to ~60 000 (a bright detector pixel) and zeros, stored as f32 square roots.
+        let counts = Array3::from_shape_fn((3, 16, 16), |(p, r, c)| {
+            ((p * 7919 + r * 613 + c * 37) % 61_000 * ((r + c) % 3).min(1)) as f32
+        });
+        let measured = scan(counts.mapv(f32::sqrt));
+        assert!(measured.amplitudes_are_photon_counts());
+        let total: f64 = counts.iter().map(|&c| c as f64).sum();
+        assert!((measured.mean_photons_per_pattern() - total / 3.0).abs() < 1e-3 * total);
+        // The same patterns normalised to unit mean energy are not counts.
+        let norm = (total / 3.0).sqrt() as f32;
+        assert!(!scan(counts.mapv(|c| c.sqrt() / norm)).amplitudes_are_photon_counts());
+        assert!(!scan(Array3::zeros((1, 4, 4))).amplitudes_are_photon_counts());
     }
 }

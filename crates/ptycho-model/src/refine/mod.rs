@@ -26,8 +26,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::ModelError;
 use crate::physics::{Complex, intensity_fft};
 
-/// Guard under the square root of the modelled intensity (photons).
-const AMPLITUDE_EPSILON: f32 = 1e-3;
+/// Guard under the square root of the modelled intensity, as a fraction of the data's mean
+/// intensity per pixel: it keeps the gradient finite at zero intensity without putting a floor
+/// under amplitudes, whatever units the data are in (photon counts or normalised amplitudes).
+const AMPLITUDE_EPSILON: f64 = 1e-6;
 
 /// Options of a refinement run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -465,7 +467,7 @@ fn modelled(
         .reshape([b, m, n, n])
         .sum_dim(1)
         .reshape([b, n, n])
-        .add_scalar(AMPLITUDE_EPSILON)
+        .add_scalar(scan.intensity_floor(AMPLITUDE_EPSILON))
         .sqrt()
 }
 

@@ -20,6 +20,8 @@ pub struct FieldScan {
     pub canvas: (usize, usize),
     /// Object coordinates `(x, y)` of canvas pixel `(0, 0)` (whole pixels, at most 0).
     pub origin: (f64, f64),
+    /// Mean photon count per pattern, `mean_k Σ amplitude²` (computed once).
+    mean_counts: f64,
 }
 
 impl FieldScan {
@@ -71,6 +73,7 @@ impl FieldScan {
             rows = rows.max(r0 as usize + n + 1);
             cols = cols.max(c0 as usize + n + 1);
         }
+        let total: f64 = amplitude.iter().map(|&a| (a as f64).powi(2)).sum();
         Ok(Self {
             n,
             amplitude,
@@ -78,6 +81,7 @@ impl FieldScan {
             fractions,
             canvas: (rows, cols),
             origin: (ox, oy),
+            mean_counts: total / k as f64,
         })
     }
 
@@ -93,8 +97,12 @@ impl FieldScan {
 
     /// Mean photon count per pattern, `mean_k Σ amplitude²`.
     pub fn mean_counts(&self) -> f64 {
-        let total: f64 = self.amplitude.iter().map(|&a| (a as f64).powi(2)).sum();
-        total / self.len() as f64
+        self.mean_counts
+    }
+
+    /// `fraction` of the mean intensity per detector pixel (the guard under square roots).
+    pub fn intensity_floor(&self, fraction: f64) -> f32 {
+        (fraction * self.mean_counts() / (self.n * self.n) as f64) as f32
     }
 
     /// Amplitudes of the patterns `idx`, `[B, N, N]` row-major.
