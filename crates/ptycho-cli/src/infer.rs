@@ -185,11 +185,12 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
             ..RefineSpec::default()
         };
         let from_network = args.refine_from == RefineStart::Network;
-        let probe = model.probe().context("cannot read the model's probe")?;
         let refined = refine_scan(
             &scan,
             from_network.then_some(&result.object),
-            &probe,
+            // The scan's own probeGuess: a probe the network refined belongs to its training
+            // scan, and the refinement fits this scan's probe anyway.
+            None,
             &spec,
             &device,
             &mut |epoch, misfit| {

@@ -47,18 +47,27 @@ struct RefinementRecord<'a> {
 }
 
 /// Refines `initial` (the network's stitched object; `None` starts from a flat object of
-/// amplitude 1) and `probe` against every pattern of `scan` at its positions, on `device`;
-/// `on_epoch(epoch, misfit)` is called after every epoch (progress).
+/// amplitude 1) and `probe` (`None`: the scan's own `probeGuess`) against every pattern of
+/// `scan` at its positions, on `device`; `on_epoch(epoch, misfit)` is called after every epoch
+/// (progress).
 pub fn refine_scan(
     scan: &ScanData,
     initial: Option<&StitchedObject>,
-    probe: &HostProbe,
+    probe: Option<&HostProbe>,
     spec: &RefineSpec,
     device: &ComputeDevice,
     on_epoch: &mut dyn FnMut(usize, f64),
 ) -> Result<RefinedObject> {
     let started = Instant::now();
     let n = scan.patch_size();
+    let probe = match probe {
+        Some(p) => p.clone(),
+        None => HostProbe::new(
+            n,
+            scan.probe.iter().map(|z| z.re).collect(),
+            scan.probe.iter().map(|z| z.im).collect(),
+        )?,
+    };
     let xy: Vec<(f64, f64)> = scan
         .xcoords
         .iter()
@@ -97,7 +106,7 @@ pub fn refine_scan(
     Ok(RefinedObject {
         object,
         probe_modes,
-        initial_probe: probe.clone(),
+        initial_probe: probe,
         loss: result.loss,
         seconds: started.elapsed().as_secs_f64(),
     })

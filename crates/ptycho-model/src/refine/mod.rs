@@ -29,7 +29,7 @@ use crate::physics::{Complex, intensity_fft};
 /// Guard under the square root of the modelled intensity, as a fraction of the data's mean
 /// intensity per pixel: it keeps the gradient finite at zero intensity without putting a floor
 /// under amplitudes, whatever units the data are in (photon counts or normalised amplitudes).
-const AMPLITUDE_EPSILON: f64 = 1e-6;
+const AMPLITUDE_EPSILON: f64 = 1e-3;
 
 /// Options of a refinement run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
