@@ -243,6 +243,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn without_a_probe_the_scan_s_own_probe_guess_is_refined() {
+        use ndarray::{Array1, Array3};
+        let n = 16;
+        let probe = Array2::from_shape_fn((n, n), |(r, c)| {
+            Complex32::new(
+                (-(((r as f32 - 7.0).powi(2) + (c as f32 - 9.0).powi(2)) / 20.0)).exp(),
+                0.1,
+            )
+        });
+        let xs = Array1::from(vec![8.0, 11.5, 9.25]);
+        let scan = ScanData {
+            diffraction: Array3::from_elem((3, n, n), 2.0),
+            xcoords: xs.clone(),
+            ycoords: xs.clone(),
+            xcoords_start: xs.clone(),
+            ycoords_start: xs,
+            probe: probe.clone(),
+            object: None,
+            scan_index: Array1::from(vec![0, 1, 2]),
+            y_patches: None,
+        };
+        let spec = RefineSpec {
+            epochs: 1,
+            ..RefineSpec::default()
+        };
+        let refined = refine_scan(
+            &scan,
+            None,
+            None,
+            &spec,
+            &ComputeDevice::cpu(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let initial: Vec<Complex32> = refined
+            .initial_probe
+            .re
+            .iter()
+            .zip(&refined.initial_probe.im)
+            .map(|(&re, &im)| Complex32::new(re, im))
+            .collect();
+        assert_eq!(initial, probe.iter().copied().collect::<Vec<_>>());
+        assert_eq!(refined.probe_modes.len(), 1);
+        assert_eq!(refined.loss.len(), 1);
+        // The last window starts at row and column floor(11.5 − 8) = 3; one spare pixel.
+        assert_eq!(refined.object.object.dim(), (3 + n + 1, 3 + n + 1));
+    }
+
+    #[test]
     fn the_global_phase_is_removed_and_the_exit_wave_kept() {
         let phase = Complex32::from_polar(1.0, 2.9);
         let values = [0.8f32, 1.0, 1.2, 0.9].map(|a| phase * a);
