@@ -13,7 +13,6 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
-use time::macros::format_description;
 use xshell::cmd;
 
 use crate::project::Project;
@@ -71,13 +70,7 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
             criterion_dir.display()
         );
     }
-    let stamp = OffsetDateTime::now_utc().format(format_description!(
-        "[year][month][day]T[hour][minute][second]Z"
-    ))?;
-    let dir = project
-        .path("target/reports")
-        .join(format!("bench-{stamp}"));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = crate::report::fresh_dir(project, "bench-", OffsetDateTime::now_utc())?;
     std::fs::write(
         dir.join("bench.json"),
         serde_json::to_string_pretty(&measurements)? + "\n",

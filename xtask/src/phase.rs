@@ -6,12 +6,10 @@
 //! A category whose test target does not exist yet is reported as missing, which is red: it
 //! never counts as passed.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use time::OffsetDateTime;
-use time::macros::format_description;
 
 use crate::junit::{Case, CaseStatus};
 use crate::project::Project;
@@ -71,7 +69,7 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
     let phase = map.phase(&args.id)?;
     let metadata = project.metadata()?;
     let started = OffsetDateTime::now_utc();
-    let dir = report_dir(project, started)?;
+    let dir = report::fresh_dir(project, "", started)?;
     println!("phase {}: {}", phase.id, phase.title);
 
     let mut results = Vec::new();
@@ -212,30 +210,4 @@ fn prepare_backend(project: &Project, features: &[String]) -> Result<(), String>
             output.status
         ))
     }
-}
-
-/// A fresh `target/reports/<UTC timestamp>/`; a second run within the same second gets a suffix.
-fn report_dir(project: &Project, when: OffsetDateTime) -> Result<PathBuf> {
-    let stamp = when.format(format_description!(
-        "[year][month][day]T[hour][minute][second]Z"
-    ))?;
-    let base = project.path("target/reports");
-    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-    for attempt in 0..100 {
-        let name = if attempt == 0 {
-            stamp.clone()
-        } else {
-            format!("{stamp}-{attempt}")
-        };
-        let dir = base.join(name);
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
-        }
-    }
-    bail!(
-        "could not create a fresh report folder under {}",
-        base.display()
-    )
 }

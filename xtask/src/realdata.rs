@@ -19,7 +19,6 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
-use time::macros::format_description;
 use xshell::cmd;
 
 use crate::project::Project;
@@ -84,13 +83,7 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
         .run()
         .context("building ptycho")?;
     let ptycho = project.metadata()?.target_directory.join("debug/ptycho");
-    let stamp = OffsetDateTime::now_utc().format(format_description!(
-        "[year][month][day]T[hour][minute][second]Z"
-    ))?;
-    let out = project
-        .path("target/reports")
-        .join(format!("realdata-{stamp}"));
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let out = crate::report::fresh_dir(project, "realdata-", OffsetDateTime::now_utc())?;
     let runner = Runner {
         project,
         ptycho: &ptycho,

@@ -1,15 +1,18 @@
 //! The files of a phase report folder: `junit.xml`, `summary.json`, `summary.md` (also under
-//! the seed's name for the phase, e.g. `phase_d4_red_summary.md`) and the handoff note.
+//! the seed's name for the phase, e.g. `phase_d4_red_summary.md`) and the handoff note; and the
+//! fresh timestamped folder every report goes into.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
 
 use crate::junit::{self, CaseStatus};
 use crate::phase::{RunResult, RunStatus};
+use crate::project::Project;
 use crate::selector_map::{Phase, SelectorMap};
 
 pub fn status_label(status: RunStatus) -> &'static str {
@@ -220,4 +223,31 @@ fn handoff_md(
         let _ = writeln!(md, "- `{}`", r.log);
     }
     md
+}
+
+/// A fresh `target/reports/<prefix><UTC timestamp>/` (phase, bench and realdata reports); a
+/// second run within the same second gets a suffix.
+pub fn fresh_dir(project: &Project, prefix: &str, when: OffsetDateTime) -> Result<PathBuf> {
+    let stamp = when.format(format_description!(
+        "[year][month][day]T[hour][minute][second]Z"
+    ))?;
+    let base = project.path("target/reports");
+    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+    for attempt in 0..100 {
+        let name = if attempt == 0 {
+            format!("{prefix}{stamp}")
+        } else {
+            format!("{prefix}{stamp}-{attempt}")
+        };
+        let dir = base.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+        }
+    }
+    bail!(
+        "could not create a fresh report folder under {}",
+        base.display()
+    )
 }
