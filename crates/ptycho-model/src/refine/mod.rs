@@ -2,12 +2,14 @@
 //! measured amplitudes through the same far-field physics the network trains with.
 //!
 //! The network maps each diffraction pattern to its object patch in one pass; it is fast on a
-//! new scan but, trained for minutes on one scan, it recovers the object's large-scale
-//! structure better than its finest detail. Refinement starts from the network's stitched
+//! new scan but, trained for minutes of CPU on one measured scan, it does not reach what an
+//! iterative solver reaches (docs/real_data.md). Refinement starts from the network's stitched
 //! object (or a flat one) and minimises the amplitude misfit
-//! `mean (√|FFT(P'_k · O_k)|² − A_k)²` over the whole canvas with Adam, the probe `P` refined
-//! beside it after a warm-up: the automatic-differentiation ptychography of Kandel et al.
-//! (2019) with the network as its initial guess. Positions stay fixed.
+//! `mean (√|FFT(P'_k · O_k)|² − A_k)²` over the whole canvas: the object by rPIE's
+//! illumination-normalised step (see [`object_step`]) on the autodiff gradient, the probe `P`
+//! by Adam after a warm-up, sub-pixel positions by an exact Fourier shift of the probe. It is
+//! mini-batch automatic-differentiation ptychography (Kandel et al. 2019) with the network as
+//! its initial guess. Positions stay fixed.
 
 pub mod modes;
 pub mod scan;
