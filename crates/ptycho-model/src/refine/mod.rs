@@ -6,7 +6,7 @@
 //! iterative solver reaches (docs/real_data.md). Refinement starts from the network's stitched
 //! object (or a flat one) and minimises the amplitude misfit
 //! `mean (√|FFT(P'_k · O_k)|² − A_k)²` over the whole canvas: the object by rPIE's
-//! illumination-normalised step (see [`object_step`]) on the autodiff gradient, the probe `P`
+//! illumination-normalised step on the autodiff gradient, the probe `P`
 //! by Adam after a warm-up, sub-pixel positions by an exact Fourier shift of the probe. It is
 //! mini-batch automatic-differentiation ptychography (Kandel et al. 2019) with the network as
 //! its initial guess. Positions stay fixed.
@@ -40,7 +40,7 @@ pub struct RefineSpec {
     pub epochs: usize,
     /// Patterns per Adam step.
     pub batch_size: usize,
-    /// Step of the object update `α` (1 is the full PIE step, see [`object_step`]).
+    /// Step of the object update `α` (1 is the full PIE step).
     pub object_lr: f64,
     /// Share `γ` of the largest illumination added to every pixel's illumination in the
     /// object step's denominator (rPIE's regularisation: dim pixels move less).
