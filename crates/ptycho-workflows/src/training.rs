@@ -75,12 +75,6 @@ impl TrainedModel {
         refined_probe(&self.model, &self.probe, self.physics.probe_scale)
     }
 
-    /// The probe the model illuminates with, in the data's units: the refined one when the
-    /// probe was trainable, else the training probe.
-    pub fn effective_probe(&self) -> Result<HostProbe> {
-        Ok(self.refined_probe()?.unwrap_or_else(|| self.probe.clone()))
-    }
-
     /// Saves the bundle (`wts.h5.zip`) under `target` (a directory or a `.zip` path) with the
     /// real weights of this model; returns the archive path.
     pub fn save(&self, target: &Path) -> Result<PathBuf> {

@@ -276,7 +276,7 @@ pub fn refine_observed(
         let power = mode_power(&prb.to_host(probe_scale), scan.n);
         let (mut total, mut seen) = (0.0f64, 0usize);
         for (step, chunk) in order.chunks(spec.batch_size).enumerate() {
-            let misfit = batch_misfit(scan, chunk, &obj, 1.0, &prb, probe_scale, device);
+            let misfit = batch_misfit(scan, chunk, &obj, &prb, probe_scale, device);
             let value = misfit.clone().into_scalar::<f32>() as f64;
             if !value.is_finite() {
                 return Err(ModelError::Diverged {
@@ -396,7 +396,7 @@ pub fn modelled_amplitudes(
     }
     let obj = ScaledField::new(object, 1.0, device);
     let prb = ScaledField::new(probe, 1.0, device);
-    let amplitudes = modelled(scan, idx, &obj, 1.0, &prb, 1.0, device);
+    let amplitudes = modelled(scan, idx, &obj, &prb, 1.0, device);
     Ok(amplitudes.into_data().try_to_vec().unwrap_or_default())
 }
 
@@ -405,7 +405,6 @@ fn batch_misfit(
     scan: &FieldScan,
     idx: &[usize],
     obj: &ScaledField,
-    obj_scale: f32,
     prb: &ScaledField,
     probe_scale: f32,
     device: &Device,
@@ -413,7 +412,7 @@ fn batch_misfit(
     let (b, n) = (idx.len(), scan.n);
     let measured =
         Tensor::<3>::from_data(TensorData::new(scan.amplitudes_of(idx), [b, n, n]), device);
-    let modelled = modelled(scan, idx, obj, obj_scale, prb, probe_scale, device);
+    let modelled = modelled(scan, idx, obj, prb, probe_scale, device);
     (modelled - measured).powi_scalar(2).mean()
 }
 
@@ -423,7 +422,6 @@ fn modelled(
     scan: &FieldScan,
     idx: &[usize],
     obj: &ScaledField,
-    obj_scale: f32,
     prb: &ScaledField,
     probe_scale: f32,
     device: &Device,
@@ -431,7 +429,7 @@ fn modelled(
     let (b, n) = (idx.len(), scan.n);
     let [rows_all, _] = prb.re.val().dims();
     let m = rows_all / n;
-    let object = obj.value(obj_scale);
+    let object = obj.value(1.0);
     let windows = |t: &Tensor<2>| {
         let parts = idx
             .iter()
