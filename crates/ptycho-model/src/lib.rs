@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod conv;
 pub mod data_source;
 pub mod error;
 pub mod flops;

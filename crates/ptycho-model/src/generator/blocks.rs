@@ -12,6 +12,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::conv::conv2d;
+
 /// A 3×3, stride-1, "same"-padded convolution with bias, initialised like Keras:
 /// Glorot-uniform kernel (`limit = sqrt(6 / (9·c_in + 9·c_out))`) and zero bias.
 ///
@@ -54,7 +56,7 @@ impl ConvPair {
 
     /// `relu(conv2(relu(conv1(x))))`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.conv2.forward(relu(self.conv1.forward(x))))
+        relu(conv2d(&self.conv2, relu(conv2d(&self.conv1, x))))
     }
 }
 

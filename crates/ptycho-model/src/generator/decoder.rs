@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::blocks::{ConvPair, glorot_conv3x3, upsample_2x};
+use crate::conv::conv2d;
 use crate::spec::{AmpActivation, GeneratorSpec};
 
 /// Feature channels of the last decoder block that feed the border head (TF `c_outer`).
@@ -125,16 +126,14 @@ impl Decoder {
         match (&self.conv1, &self.conv_up_block, &self.conv2) {
             (Some(conv1), border_up, border_out) => {
                 let quarter = self.n / 4;
-                let main = self.activation.apply(conv1.forward(x.clone().narrow(
-                    1,
-                    0,
-                    channels - C_OUTER,
-                )));
+                let main = self
+                    .activation
+                    .apply(conv2d(conv1, x.clone().narrow(1, 0, channels - C_OUTER)));
                 let main = main.pad([(quarter, quarter), (quarter, quarter)], 0.0);
                 match (border_up, border_out) {
                     (Some(up), Some(out)) => {
                         let tail = x.narrow(1, channels - C_OUTER, C_OUTER);
-                        let border = silu(out.forward(upsample_2x(up.forward(tail))));
+                        let border = silu(conv2d(out, upsample_2x(up.forward(tail))));
                         let mask = border_mask(self.n, &border.device());
                         main + border * mask
                     }
@@ -143,7 +142,7 @@ impl Decoder {
             }
             (None, Some(up), Some(out)) => self
                 .activation
-                .apply(out.forward(upsample_2x(up.forward(x)))),
+                .apply(conv2d(out, upsample_2x(up.forward(x)))),
             _ => unreachable!("a decoder is always built with a main head or an unpadded head"),
         }
     }

@@ -1,0 +1,266 @@
+//! Our convolution against burn's reference convolution (output and all three gradients), the
+//! adjoint identity of the input gradient, and a finite-difference check through the autodiff op.
+
+use burn::module::Param;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::tensor::module::conv2d as burn_conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+
+use super::kernels::{self, ConvShape};
+use super::{conv2d, our_kernels_apply};
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+/// `max |a - b| / max |b|`.
+fn relative_error(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let scale = b
+        .iter()
+        .fold(0.0f32, |m, v| m.max(v.abs()))
+        .max(f32::MIN_POSITIVE);
+    let diff = a
+        .iter()
+        .zip(b)
+        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+    diff / scale
+}
+
+fn random<const D: usize>(shape: [usize; D], seed: u64, device: &Device) -> Tensor<D> {
+    device.seed(seed);
+    Tensor::random(shape, Distribution::Uniform(-1.0, 1.0), device)
+}
+
+/// A conv layer with random (not zero) bias on `device`.
+fn layer(s: &ConvShape, seed: u64, device: &Device) -> Conv2d {
+    let mut conv = Conv2dConfig::new([s.c_in, s.c_out], [s.kernel, s.kernel])
+        .with_padding(PaddingConfig2d::Same)
+        .init(device);
+    conv.weight = Param::from_tensor(random([s.c_out, s.c_in, s.kernel, s.kernel], seed, device));
+    conv.bias = Some(Param::from_tensor(random([s.c_out], seed + 1, device)));
+    conv
+}
+
+/// burn's own convolution, bypassing our routing.
+fn reference(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let p = conv.kernel_size[0] / 2;
+    let options = ConvOptions::new([1, 1], [p, p], [1, 1], 1);
+    burn_conv2d(
+        x,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|b| b.val()),
+        options,
+    )
+}
+
+fn shape(
+    batch: usize,
+    c_in: usize,
+    c_out: usize,
+    (height, width): (usize, usize),
+    kernel: usize,
+) -> ConvShape {
+    ConvShape {
+        batch,
+        c_in,
+        c_out,
+        height,
+        width,
+        kernel,
+    }
+}
+
+/// Batch 1–16, channels 1–256, sides 8–128, both kernels, odd and non-square planes.
+fn cases() -> Vec<ConvShape> {
+    vec![
+        shape(1, 1, 8, (8, 8), 3),
+        shape(3, 5, 7, (9, 12), 3),
+        shape(16, 4, 32, (32, 32), 3),
+        shape(2, 256, 64, (8, 8), 3),
+        shape(2, 16, 256, (16, 16), 3),
+        shape(1, 2, 4, (128, 128), 3),
+        shape(4, 64, 1, (64, 64), 3),
+        shape(5, 6, 3, (11, 8), 1),
+        shape(2, 128, 32, (16, 16), 1),
+    ]
+}
+
+/// Output and gradients of `sum(conv(x) ⊙ r)` for x, weight and bias.
+fn output_and_grads(conv: &Conv2d, x: Tensor<4>, r: Tensor<4>, ours: bool) -> [Vec<f32>; 4] {
+    let x = x.require_grad();
+    let y = if ours {
+        conv2d(conv, x.clone())
+    } else {
+        reference(conv, x.clone())
+    };
+    let grads = (y.clone() * r).sum().backward();
+    let weight = conv.weight.val().grad(&grads).unwrap();
+    let bias = conv.bias.as_ref().unwrap().val().grad(&grads).unwrap();
+    [
+        values(y.inner()),
+        values(x.grad(&grads).unwrap()),
+        values(weight),
+        values(bias),
+    ]
+}
+
+#[test]
+fn output_and_all_gradients_match_burn_on_random_shapes() {
+    let device = Device::flex().autodiff();
+    for (i, s) in cases().into_iter().enumerate() {
+        let conv = layer(&s, 10 * i as u64, &device);
+        assert!(our_kernels_apply(
+            &conv,
+            &random([1, s.c_in, 4, 4], 0, &device)
+        ));
+        let x = random(
+            [s.batch, s.c_in, s.height, s.width],
+            10 * i as u64 + 5,
+            &device,
+        );
+        let r = random(
+            [s.batch, s.c_out, s.height, s.width],
+            10 * i as u64 + 6,
+            &device,
+        );
+        let ours = output_and_grads(&conv, x.clone(), r.clone(), true);
+        let theirs = output_and_grads(&conv, x, r, false);
+        for (name, (a, b)) in ["output", "input grad", "weight grad", "bias grad"]
+            .iter()
+            .zip(ours.iter().zip(&theirs))
+        {
+            let err = relative_error(a, b);
+            assert!(err < 1e-4, "{s:?}: {name} relative error {err}");
+        }
+    }
+}
+
+#[test]
+fn inference_path_matches_burn_without_autodiff() {
+    let device = Device::flex();
+    let s = shape(3, 8, 16, (16, 20), 3);
+    let conv = layer(&s, 1, &device);
+    let x = random([s.batch, s.c_in, s.height, s.width], 2, &device);
+    let err = relative_error(
+        &values(conv2d(&conv, x.clone())),
+        &values(reference(&conv, x)),
+    );
+    assert!(err < 1e-5, "relative error {err}");
+}
+
+#[test]
+fn input_gradient_is_the_adjoint_of_the_convolution() {
+    // <conv(x), y> = <x, conv*(y)> for any x, y (no bias).
+    let s = shape(2, 3, 5, (6, 7), 3);
+    let fill = |n: usize, seed: u32| -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i as u32).wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 500.0 - 1.0)
+            .collect()
+    };
+    let x = fill(s.batch * s.c_in * 42, 1);
+    let y = fill(s.batch * s.c_out * 42, 2);
+    let w = fill(s.c_out * s.c_in * 9, 3);
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| (p * q) as f64).sum::<f64>();
+    let lhs = dot(&kernels::forward(&x, &w, None, &s), &y);
+    let rhs = dot(&x, &kernels::input_grad(&y, &w, &s));
+    assert!(
+        (lhs - rhs).abs() < 1e-4 * lhs.abs().max(1.0),
+        "{lhs} vs {rhs}"
+    );
+}
+
+#[test]
+fn a_shifted_kernel_moves_the_image_the_right_way() {
+    // A kernel whose only tap is (ky, kx) = (0, 2) reads x[y - 1, x + 1]: an asymmetric check of
+    // the im2col shift directions and of the zero border.
+    let s = shape(1, 1, 1, (3, 4), 3);
+    let x: Vec<f32> = (1..=12).map(|v| v as f32).collect();
+    let mut w = vec![0.0; 9];
+    w[2] = 1.0;
+    let y = kernels::forward(&x, &w, Some(&[0.5]), &s);
+    let expected = [
+        0.5, 0.5, 0.5, 0.5, //
+        2.5, 3.5, 4.5, 0.5, //
+        6.5, 7.5, 8.5, 0.5,
+    ];
+    assert_eq!(y, expected);
+}
+
+/// `L = ½ Σ (conv(x) ⊙ r)²`, evaluated on host values.
+fn loss(conv: &Conv2d, x: &Tensor<4>, r: &Tensor<4>) -> f64 {
+    let y = values(conv2d(conv, x.clone()) * r.clone());
+    y.iter().map(|v| 0.5 * (*v as f64).powi(2)).sum()
+}
+
+#[test]
+fn finite_differences_agree_with_the_autodiff_gradients() {
+    let device = Device::flex().autodiff();
+    let s = shape(2, 3, 2, (5, 6), 3);
+    let conv = layer(&s, 3, &device);
+    let x = random([s.batch, s.c_in, s.height, s.width], 4, &device).require_grad();
+    let r = random([s.batch, s.c_out, s.height, s.width], 5, &device);
+    let y = conv2d(&conv, x.clone()) * r.clone();
+    let grads = (y.clone() * y).sum().mul_scalar(0.5).backward();
+    let analytic = [
+        values(x.grad(&grads).unwrap()),
+        values(conv.weight.val().grad(&grads).unwrap()),
+        values(conv.bias.as_ref().unwrap().val().grad(&grads).unwrap()),
+    ];
+    let eps = 1e-2f32;
+    for (which, grad) in analytic.iter().enumerate() {
+        for index in [0, grad.len() / 3, grad.len() - 1] {
+            let nudge = |delta: f32| {
+                let mut conv = conv.clone();
+                let mut x = x.clone();
+                let bump = |t: Tensor<4>| -> Tensor<4> {
+                    let dims = t.dims();
+                    let mut v = values(t);
+                    v[index] += delta;
+                    Tensor::from_data(TensorData::new(v, dims), &device)
+                };
+                match which {
+                    0 => x = bump(x),
+                    1 => conv.weight = Param::from_tensor(bump(conv.weight.val())),
+                    _ => {
+                        let b = conv.bias.unwrap().val();
+                        let bumped = bump(b.reshape([1, 1, 1, s.c_out])).reshape([s.c_out]);
+                        conv.bias = Some(Param::from_tensor(bumped));
+                    }
+                }
+                loss(&conv, &x, &r)
+            };
+            let numeric = (nudge(eps) - nudge(-eps)) / (2.0 * eps as f64);
+            let a = grad[index] as f64;
+            assert!(
+                (numeric - a).abs() < 2e-3 * a.abs().max(1.0),
+                "parameter {which} index {index}: numeric {numeric} autodiff {a}"
+            );
+        }
+    }
+}
+
+#[test]
+fn other_convolutions_keep_burns_kernels() {
+    let device = Device::flex();
+    let x = random([1, 2, 8, 8], 0, &device);
+    let strided = Conv2dConfig::new([2, 2], [3, 3])
+        .with_stride([2, 2])
+        .with_padding(PaddingConfig2d::Same)
+        .init(&device);
+    let valid = Conv2dConfig::new([2, 2], [3, 3]).init(&device);
+    let five = Conv2dConfig::new([2, 2], [5, 5])
+        .with_padding(PaddingConfig2d::Same)
+        .init(&device);
+    for conv in [&strided, &valid, &five] {
+        assert!(!our_kernels_apply(conv, &x));
+    }
+    // Still correct through the fallback.
+    let err = relative_error(
+        &values(conv2d(&valid, x.clone())),
+        &values(valid.forward(x)),
+    );
+    assert_eq!(err, 0.0);
+}
