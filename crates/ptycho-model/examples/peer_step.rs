@@ -10,12 +10,14 @@
 //! (`LossWeights::default`), Adam; training = batch upload with its translation matrices,
 //! forward, loss, backward, Adam step; inference = batch upload, generator, canvas merge and
 //! centre crop (`Pinn::predict_object`), read back to the host. `xtask/peer/torch_pinn.py` is
-//! the PyTorch counterpart and prints the same fields.
+//! the PyTorch counterpart and prints the same fields, including the parameter count (the
+//! harness checks that the two models have the same size).
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 use serde_json::json;
 
@@ -117,28 +119,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Device::flex()
     };
     let physics = Physics::new(&spec, &probe, true, &device)?;
-    let mut model = Some(Pinn::new(&generator, &spec, 0, &device)?);
+    let mut model = Pinn::new(&generator, &spec, 0, &device)?;
     let mut optim = AdamConfig::new().init();
-    let weights = LossWeights::default();
     let mut times = Vec::with_capacity(a.steps);
     for step in 0..a.warmup + a.steps {
         let start = Instant::now();
-        let m = model
-            .take()
-            .expect("the model is put back after every step");
         let batch = DeviceBatch::new(&host, &physics, &device)?;
-        let m = if a.train {
-            let out = m.forward(&physics, &batch);
-            let loss = weighted_loss(&out, &batch, SCALE, &weights, None)?;
-            let grads = GradientsParams::from_grads(loss.total.backward(), &m);
-            let m = optim.step(1e-4, m, grads);
-            black_box(m.log_scale.val().into_scalar::<f32>());
-            m
+        if a.train {
+            let out = model.forward(&physics, &batch);
+            let loss = weighted_loss(&out, &batch, SCALE, &LossWeights::default(), None)?;
+            let grads = GradientsParams::from_grads(loss.total.backward(), &model);
+            model = optim.step(1e-4, model, grads);
+            black_box(model.log_scale.val().into_scalar::<f32>());
         } else {
-            black_box(m.predict_object(&physics, &batch).re.into_data());
-            m
-        };
-        model = Some(m);
+            black_box(model.predict_object(&physics, &batch).re.into_data());
+        }
         if step >= a.warmup {
             times.push(start.elapsed().as_secs_f64());
         }
@@ -146,11 +141,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mean = times.iter().sum::<f64>() / times.len() as f64;
     times.sort_by(f64::total_cmp);
     let half = times.len() / 2;
-    let median = if times.len() % 2 == 1 {
-        times[half]
-    } else {
-        (times[half - 1] + times[half]) / 2.0
-    };
+    let median = (times[half] + times[(times.len() - 1) / 2]) / 2.0;
     let patterns = a.batch * a.gridsize * a.gridsize;
     let line = json!({
         "impl": "burn-flex",
@@ -159,6 +150,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "patterns_per_step": patterns, "steps": times.len(),
         "median_s": median, "mean_s": mean,
         "patterns_per_s": patterns as f64 / median,
+        "parameters": model.num_params(),
     });
     println!("{line}");
     Ok(())

@@ -26,6 +26,12 @@ use rayon::prelude::*;
 /// Bytes of im2col columns the weight gradient builds at a time (bounds its memory).
 const WEIGHT_GRAD_COLS_BUDGET: usize = 32 << 20;
 
+/// Bytes of one forward im2col band (see [`band_rows`]).
+const IM2COL_BAND_BYTES: usize = 512 << 10;
+
+/// The fewest pixels in a forward im2col band.
+const MIN_BAND_PIXELS: usize = 128;
+
 /// Extents of one convolution: `x[batch, c_in, height, width]`, `weight[c_out, c_in, k, k]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConvShape {
@@ -157,27 +163,38 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     })
 }
 
-/// Writes `plane` (`height × width`) shifted by `(dy, dx)` into `dst`, zero where the shift
-/// reads outside the plane: `dst[y, x] = plane[y + dy, x + dx]`.
+/// Rows `rows` of `plane` (`height × width`) shifted by `(dy, dx)`, written to `dst`, zero where
+/// the shift reads outside the plane: `dst[y - rows.start, x] = plane[y + dy, x + dx]`.
+///
+/// One flat copy of the whole band, then the column that wrapped across a row edge is zeroed:
+/// a position is valid exactly when its column does not wrap and its flat source index is
+/// inside the plane.
 fn shifted_copy(
     plane: &[f32],
     (height, width): (usize, usize),
+    rows: std::ops::Range<usize>,
     (dy, dx): (isize, isize),
     dst: &mut [f32],
 ) {
-    let x0 = (-dx).clamp(0, width as isize) as usize;
-    let x1 = (width as isize - dx).clamp(0, width as isize) as usize;
-    for (y, row) in dst.chunks_exact_mut(width).take(height).enumerate() {
-        let sy = y as isize + dy;
-        if sy < 0 || sy >= height as isize || x0 >= x1 {
-            row.fill(0.0);
-            continue;
-        }
-        let src = &plane[sy as usize * width..][..width];
-        row[..x0].fill(0.0);
-        let s0 = (x0 as isize + dx) as usize;
-        row[x0..x1].copy_from_slice(&src[s0..s0 + (x1 - x0)]);
-        row[x1..].fill(0.0);
+    let (n, len) = ((height * width) as isize, (rows.len() * width) as isize);
+    let dst = &mut dst[..len as usize];
+    // dst[j] = plane[j + start], valid where 0 <= j + start < n.
+    let start = (rows.start * width) as isize + dy * width as isize + dx;
+    let lo = (-start).clamp(0, len) as usize;
+    let hi = (n - start).clamp(0, len) as usize;
+    dst[..lo].fill(0.0);
+    if lo < hi {
+        let from = (lo as isize + start) as usize;
+        dst[lo..hi].copy_from_slice(&plane[from..from + (hi - lo)]);
+    }
+    dst[hi.max(lo)..].fill(0.0);
+    let wrapped = match dx {
+        0 => return,
+        dx if dx > 0 => width - (dx as usize).min(width)..width,
+        dx => 0..(dx.unsigned_abs()).min(width),
+    };
+    for row in dst.chunks_exact_mut(width) {
+        row[wrapped.clone()].fill(0.0);
     }
 }
 
@@ -191,16 +208,25 @@ fn tap(row: usize, kernel: usize) -> (usize, (isize, isize)) {
     )
 }
 
-/// im2col of one sample `x[c_in, H, W]` into `cols[k²·c_in, HW]`.
-fn im2col(x: &[f32], s: &ConvShape, cols: &mut [f32]) {
-    let plane = s.plane();
-    for (row, dst) in cols.chunks_exact_mut(plane).enumerate() {
+/// im2col of rows `rows` of one sample `x[c_in, H, W]` into `cols[k²·c_in, rows·W]`.
+fn im2col(x: &[f32], s: &ConvShape, rows: std::ops::Range<usize>, cols: &mut [f32]) {
+    let (plane, band) = (s.plane(), rows.len() * s.width);
+    for (row, dst) in cols.chunks_exact_mut(band).enumerate() {
         let (ci, shift) = tap(row, s.kernel);
-        shifted_copy(&x[ci * plane..][..plane], (s.height, s.width), shift, dst);
+        let src = &x[ci * plane..][..plane];
+        shifted_copy(src, (s.height, s.width), rows.clone(), shift, dst);
     }
 }
 
-/// One sample of the forward convolution into `out[c_out, HW]`.
+/// Image rows per im2col band: enough pixels for an efficient GEMM, few enough that the band's
+/// columns stay in the core's L2 cache between being written and being multiplied.
+fn band_rows(s: &ConvShape) -> usize {
+    let pixels =
+        (IM2COL_BAND_BYTES / (s.depth() * std::mem::size_of::<f32>())).max(MIN_BAND_PIXELS);
+    pixels.div_ceil(s.width).clamp(1, s.height)
+}
+
+/// One sample of the forward convolution into `out[c_out, HW]`, one band of rows at a time.
 fn forward_sample(
     x: &[f32],
     weight: &[f32],
@@ -210,21 +236,38 @@ fn forward_sample(
     par: Parallelism,
 ) {
     let (plane, depth) = (s.plane(), s.depth());
-    let dst = Destination {
-        data: out,
-        row_stride: plane,
-        accumulate,
-    };
     let lhs = Operand::rows(weight, depth);
-    let dims = (s.c_out, plane, depth);
     if s.kernel == 1 {
-        matmul(dims, dst, lhs, Operand::rows(x, plane), par);
-    } else {
-        with_scratch(depth * plane, |cols| {
-            im2col(x, s, cols);
-            matmul(dims, dst, lhs, Operand::rows(cols, plane), par);
-        });
+        let dst = Destination {
+            data: out,
+            row_stride: plane,
+            accumulate,
+        };
+        matmul(
+            (s.c_out, plane, depth),
+            dst,
+            lhs,
+            Operand::rows(x, plane),
+            par,
+        );
+        return;
     }
+    let band = band_rows(s);
+    with_scratch(depth * band * s.width, |cols| {
+        for y0 in (0..s.height).step_by(band) {
+            let rows = y0..(y0 + band).min(s.height);
+            let pixels = rows.len() * s.width;
+            let cols = &mut cols[..depth * pixels];
+            im2col(x, s, rows, cols);
+            let dst = Destination {
+                data: &mut out[y0 * s.width..],
+                row_stride: plane,
+                accumulate,
+            };
+            let rhs = Operand::rows(cols, pixels);
+            matmul((s.c_out, pixels, depth), dst, lhs, rhs, par);
+        }
+    });
 }
 
 /// `y = conv(x, weight) + bias`: `x[B, c_in, H, W]`, `weight[c_out, c_in, k, k]`,
@@ -293,45 +336,61 @@ pub fn bias_grad(dy: &[f32], s: &ConvShape) -> Vec<f32> {
     out
 }
 
+/// `dst[c, r] = src[r, c]` for a row-major `src[rows, cols]`, in cache-sized tiles.
+fn transpose(src: &[f32], (rows, cols): (usize, usize), dst: &mut [f32]) {
+    const TILE: usize = 32;
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
+}
+
 /// `dL/dweight[c_out, c_in, k, k]` from the layer input `x` and `dy`.
+///
+/// Computed transposed, `dWᵀ[k²·c_in, c_out] = cols(x)[k²·c_in, B·HW] · dYᵀ[B·HW, c_out]`, so
+/// that both GEMM operands are row-major (measured 2–3× faster in `gemm` than reading the
+/// columns transposed), in chunks of samples that bound the columns' memory.
 pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
     let (plane, depth) = (s.plane(), s.depth());
     let per_sample = depth * plane * std::mem::size_of::<f32>();
     let chunk = (WEIGHT_GRAD_COLS_BUDGET / per_sample.max(1)).clamp(1, s.batch.max(1));
+    let mut dw_t = vec![0.0f32; depth * s.c_out];
+    let scratch = (depth + s.c_out) * chunk * plane;
+    with_scratch(scratch, |buf| {
+        for (i, first) in (0..s.batch).step_by(chunk).enumerate() {
+            let count = chunk.min(s.batch - first);
+            let ld = count * plane;
+            let (cols, dy_t) = buf.split_at_mut(depth * ld);
+            let dy_t = &mut dy_t[..ld * s.c_out];
+            // cols[(ci, ky, kx), (b, p)]: the rows of every sample side by side.
+            cols.par_chunks_mut(ld).enumerate().for_each(|(row, dst)| {
+                let (ci, shift) = tap(row, s.kernel);
+                for (b, dst) in dst.chunks_exact_mut(plane).enumerate() {
+                    let src = &x[((first + b) * s.c_in + ci) * plane..][..plane];
+                    shifted_copy(src, (s.height, s.width), 0..s.height, shift, dst);
+                }
+            });
+            // dY transposed: dy_t[(b, p), o].
+            let dy_chunk = &dy[first * s.c_out * plane..][..count * s.c_out * plane];
+            dy_t.par_chunks_mut(plane * s.c_out)
+                .zip(dy_chunk.par_chunks(s.c_out * plane))
+                .for_each(|(dst, src)| transpose(src, (s.c_out, plane), dst));
+            let dst = Destination {
+                data: &mut dw_t,
+                row_stride: s.c_out,
+                accumulate: i > 0,
+            };
+            let dims = (depth, s.c_out, ld);
+            let (lhs, rhs) = (Operand::rows(cols, ld), Operand::rows(dy_t, s.c_out));
+            matmul(dims, dst, lhs, rhs, Parallelism::Rayon(0));
+        }
+    });
     let mut dw = vec![0.0f32; s.c_out * depth];
-    let mut cols = Vec::new();
-    let mut dy_rows = Vec::new();
-    for (i, first) in (0..s.batch).step_by(chunk).enumerate() {
-        let count = chunk.min(s.batch - first);
-        let ld = count * plane;
-        cols.resize(depth * ld, 0.0);
-        dy_rows.resize(s.c_out * ld, 0.0);
-        // Rows of every sample side by side: cols[(ci, ky, kx), (b, p)], dy_rows[o, (b, p)].
-        cols.par_chunks_mut(ld).enumerate().for_each(|(row, dst)| {
-            let (ci, shift) = tap(row, s.kernel);
-            for (b, dst) in dst.chunks_exact_mut(plane).enumerate() {
-                let src = &x[((first + b) * s.c_in + ci) * plane..][..plane];
-                shifted_copy(src, (s.height, s.width), shift, dst);
-            }
-        });
-        dy_rows.par_chunks_mut(ld).enumerate().for_each(|(o, dst)| {
-            for (b, dst) in dst.chunks_exact_mut(plane).enumerate() {
-                dst.copy_from_slice(&dy[((first + b) * s.c_out + o) * plane..][..plane]);
-            }
-        });
-        let dst = Destination {
-            data: &mut dw,
-            row_stride: depth,
-            accumulate: i > 0,
-        };
-        let lhs = Operand::rows(&dy_rows, ld);
-        // The transpose of the row-major `cols`.
-        let rhs = Operand {
-            data: &cols,
-            row_stride: 1,
-            col_stride: ld,
-        };
-        matmul((s.c_out, depth, ld), dst, lhs, rhs, Parallelism::Rayon(0));
-    }
+    transpose(&dw_t, (depth, s.c_out), &mut dw);
     dw
 }

@@ -83,6 +83,8 @@ fn cases() -> Vec<ConvShape> {
         shape(2, 16, 256, (16, 16), 3),
         shape(1, 2, 4, (128, 128), 3),
         shape(4, 64, 1, (64, 64), 3),
+        // Several im2col bands with a short last one (7 rows of 37 per band, 50 rows).
+        shape(2, 64, 8, (50, 37), 3),
         shape(5, 6, 3, (11, 8), 1),
         shape(2, 128, 32, (16, 16), 1),
     ]
