@@ -1,5 +1,7 @@
 //! Training and inference throughput at N = 64, batch 16, gridsize 1 and 2 (upstream size,
-//! n_filters_scale 2), with achieved GFLOP/s and a coarse profile of where a step spends time.
+//! n_filters_scale 2), with achieved GFLOP/s and a coarse profile of where a step spends time,
+//! once on our convolution kernels and once on burn's (`ptycho_model::conv::ConvKernels`), so
+//! every run measures the before and the after side by side.
 //!
 //! `cargo bench -p ptycho-model --bench throughput` runs criterion on each case and writes
 //! `throughput.json` (patterns/s, GFLOP/s, profile) into `$PTYCHO_BENCH_OUT` or
@@ -14,6 +16,7 @@ use burn::tensor::Device;
 use criterion::Criterion;
 use serde_json::json;
 
+use ptycho_model::conv::{ConvKernels, set_conv_kernels};
 use ptycho_model::loss::weighted_loss;
 use ptycho_model::physics::HostProbe;
 use ptycho_model::{
@@ -81,7 +84,15 @@ fn main() {
         .measurement_time(Duration::from_secs(8))
         .configure_from_args();
     let mut report = Vec::new();
-    for gs in [1usize, 2] {
+    for (gs, kernels) in [1usize, 2]
+        .into_iter()
+        .flat_map(|gs| [(gs, ConvKernels::Ours), (gs, ConvKernels::Burn)])
+    {
+        set_conv_kernels(kernels);
+        let suffix = match kernels {
+            ConvKernels::Ours => "",
+            ConvKernels::Burn => "_burn_conv",
+        };
         let case = case(gs);
         let patterns = (BATCH * gs * gs) as f64;
         let train_flop = BATCH as f64 * flops::train_step_per_group(&case.generator, &case.physics);
@@ -96,7 +107,7 @@ fn main() {
         let mut optim = AdamConfig::new().init();
         let weights = LossWeights::default();
         let mut train_times = Vec::new();
-        criterion.bench_function(&format!("train_step_gs{}_b{BATCH}", case.gs), |b| {
+        criterion.bench_function(&format!("train_step_gs{}_b{BATCH}{suffix}", case.gs), |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
                 for _ in 0..iters {
@@ -120,7 +131,7 @@ fn main() {
         let physics = Physics::new(&case.physics, &probe, true, &device).unwrap();
         let model = Pinn::new(&case.generator, &case.physics, 0, &device).unwrap();
         let mut infer_times = Vec::new();
-        criterion.bench_function(&format!("inference_gs{}_b{BATCH}", case.gs), |b| {
+        criterion.bench_function(&format!("inference_gs{}_b{BATCH}{suffix}", case.gs), |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
                 for _ in 0..iters {
@@ -156,6 +167,7 @@ fn main() {
         let infer_s = mean_seconds(&infer_times);
         report.push(json!({
             "gridsize": gs,
+            "conv_kernels": format!("{kernels:?}").to_lowercase(),
             "batch_groups": BATCH,
             "patterns_per_step": patterns,
             "n_filters_scale": case.generator.n_filters_scale,
