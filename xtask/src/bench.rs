@@ -3,6 +3,8 @@
 //! `bench.json` and `bench.md`: the median time of each benchmark with its 95 % confidence
 //! interval and, where the benchmark declares a throughput, elements (or bytes) per second.
 //!
+//! `cargo xtask bench --peer` instead times our model against PyTorch (see [`crate::peer`]).
+//!
 //! Speed goals live here, never in timed tests: the machines are shared and noisy, so criterion
 //! repeats each measurement and the report quotes medians.
 
@@ -28,6 +30,23 @@ pub struct Args {
     /// Arguments for criterion, after `--` (e.g. a benchmark name filter)
     #[arg(last = true)]
     criterion: Vec<String>,
+    /// Instead of criterion: time our generator's training and inference side by side with a
+    /// PyTorch model of the same architecture (installs PyTorch into target/peer-venv; not CI)
+    #[arg(long, conflicts_with_all = ["packages", "bench", "criterion"])]
+    peer: bool,
+    /// With --peer: runs of each side per case and mode (the table quotes their medians)
+    #[arg(long, default_value_t = 5, requires = "peer")]
+    peer_repeats: usize,
+    /// With --peer: cases as N:batch:gridsize:nfs, comma-separated
+    /// (default 64:16:1:2,64:16:2:2,64:4:2:1,128:16:1:2)
+    #[arg(long, value_delimiter = ',', requires = "peer")]
+    peer_cases: Vec<crate::peer::Case>,
+    /// With --peer: warmup steps of each run, before the timed ones
+    #[arg(long, default_value_t = 2, requires = "peer")]
+    peer_warmup: usize,
+    /// With --peer: timed steps of each run (a run reports its median step)
+    #[arg(long, default_value_t = 5, requires = "peer")]
+    peer_steps: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -42,6 +61,20 @@ pub struct Measurement {
 }
 
 pub fn run(project: &Project, args: Args) -> Result<()> {
+    if args.peer {
+        let cases = if args.peer_cases.is_empty() {
+            crate::peer::DEFAULT_CASES.to_vec()
+        } else {
+            args.peer_cases
+        };
+        let options = crate::peer::Options {
+            cases,
+            repeats: args.peer_repeats,
+            warmup: args.peer_warmup,
+            steps: args.peer_steps,
+        };
+        return crate::peer::run(project, &options);
+    }
     let started = SystemTime::now();
     let cargo = &project.cargo;
     let mut cargo_args = Vec::new();

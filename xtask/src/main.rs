@@ -17,6 +17,7 @@ mod fixtures;
 #[cfg(test)]
 mod golden;
 mod junit;
+mod peer;
 mod phase;
 mod preflight;
 mod project;
@@ -61,7 +62,8 @@ enum Task {
     Archive(archive::Args),
     /// Check or rewrite fixtures/SHA256SUMS
     Fixtures(fixtures::Args),
-    /// Run the criterion benchmarks and report medians (target/reports/bench-<timestamp>/)
+    /// Run the criterion benchmarks and report medians (target/reports/bench-<timestamp>/), or
+    /// with --peer time our model against PyTorch (target/reports/peer-<timestamp>/)
     Bench(bench::Args),
     /// Everything CI runs: fmt, clippy, whitelist check, snapshot diff, all tests
     Ci(ci::Args),
@@ -127,6 +129,18 @@ mod tests {
             .collect();
         for flag in ["data", "reference", "epochs", "refine-epochs"] {
             assert!(flags.contains(&flag), "realdata lacks --{flag}: {flags:?}");
+        }
+        let bench = cli.find_subcommand("bench").unwrap();
+        let flags: Vec<&str> = bench.get_arguments().filter_map(|a| a.get_long()).collect();
+        for flag in [
+            "package",
+            "bench",
+            "peer",
+            "peer-repeats",
+            "peer-cases",
+            "peer-steps",
+        ] {
+            assert!(flags.contains(&flag), "bench lacks --{flag}: {flags:?}");
         }
         let snapshot = cli.find_subcommand("snapshot").unwrap();
         let actions: Vec<&str> = snapshot.get_subcommands().map(|c| c.get_name()).collect();
