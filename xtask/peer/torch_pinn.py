@@ -111,7 +111,10 @@ def shift_matrices(length, shifts):
     lo = src.floor()
     frac = src - lo
     cols = torch.arange(length, dtype=torch.float32)[None, None, :]
-    at = lambda tap: (cols == tap[:, :, None]).float()
+
+    def at(tap):
+        return (cols == tap[:, :, None]).float()
+
     return (1 - frac)[:, :, None] * at(lo) + frac[:, :, None] * at(lo + 1)
 
 
