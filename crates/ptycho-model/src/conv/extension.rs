@@ -29,16 +29,7 @@ pub trait SameConvBackend: Backend {
 
 /// The extents of `conv(x, weight)` read from the two tensors.
 fn conv_shape(x: &FlexTensor, weight: &FlexTensor) -> ConvShape {
-    let [batch, c_in, height, width] = dims4(x);
-    let [c_out, _, kernel, _] = dims4(weight);
-    ConvShape {
-        batch,
-        c_in,
-        c_out,
-        height,
-        width,
-        kernel,
-    }
+    ConvShape::of(dims4(x), dims4(weight))
 }
 
 fn dims4(t: &FlexTensor) -> [usize; 4] {

@@ -50,6 +50,18 @@ pub struct ConvShape {
 }
 
 impl ConvShape {
+    /// The extents of `conv(x, weight)` from `x[B, C_in, H, W]` and `weight[C_out, C_in, k, k]`.
+    pub fn of([batch, c_in, height, width]: [usize; 4], [c_out, _, kernel, _]: [usize; 4]) -> Self {
+        Self {
+            batch,
+            c_in,
+            c_out,
+            height,
+            width,
+            kernel,
+        }
+    }
+
     fn plane(&self) -> usize {
         self.height * self.width
     }

@@ -56,21 +56,8 @@ fn reference(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     )
 }
 
-fn shape(
-    batch: usize,
-    c_in: usize,
-    c_out: usize,
-    (height, width): (usize, usize),
-    kernel: usize,
-) -> ConvShape {
-    ConvShape {
-        batch,
-        c_in,
-        c_out,
-        height,
-        width,
-        kernel,
-    }
+fn shape(batch: usize, c_in: usize, c_out: usize, (h, w): (usize, usize), k: usize) -> ConvShape {
+    ConvShape::of([batch, c_in, h, w], [c_out, c_in, k, k])
 }
 
 /// Batch 1–16, channels 1–256, sides 8–128, both kernels, odd and non-square planes.
