@@ -41,6 +41,22 @@ pub enum ModelError {
     /// Reading a tensor back from the device failed.
     #[error("reading a tensor from the device failed: {0}")]
     Readback(String),
+    /// The caller cancelled training (see [`crate::train::CancelToken`]).
+    #[error("training cancelled at epoch {epoch}, step {step}")]
+    Cancelled {
+        /// Epoch (0-based).
+        epoch: usize,
+        /// Step within the epoch (0-based) that did not run.
+        step: usize,
+    },
+    /// An observer stopped training at the end of an epoch (e.g. a checkpoint write failed).
+    #[error("training stopped after epoch {epoch}: {source}")]
+    Observer {
+        /// Epoch (0-based).
+        epoch: usize,
+        /// What the observer reported.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A run cannot continue from the given training state.
     #[error("cannot resume training: {0}")]
     Resume(String),

@@ -29,4 +29,7 @@ pub use refine::{
     refine_observed,
 };
 pub use spec::{AmpActivation, FarFieldMethod, GeneratorSpec, LossWeights, PhysicsSpec};
-pub use train::{TrainState, TrainingHistory, TrainingSpec, train, train_from};
+pub use train::{
+    CancelToken, EpochEnd, ObserverError, Observers, RunEnd, RunStart, StepProgress, TrainHooks,
+    TrainObserver, TrainState, TrainingHistory, TrainingSpec, train, train_from, train_observed,
+};

@@ -1,6 +1,5 @@
 //! Per-epoch training record, returned by the loop and written as JSON.
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -45,22 +44,17 @@ impl TrainingHistory {
         self.epochs.iter().map(|e| e.loss).collect()
     }
 
-    /// Writes the history as pretty JSON, atomically (temp file in the same folder, then rename).
+    /// Writes the history as pretty JSON, atomically (temp file in the same folder, then rename;
+    /// see [`ptycho_fs`]).
     pub fn write_json(&self, path: &Path) -> Result<(), ModelError> {
-        let io = |source: std::io::Error| ModelError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        let text = serde_json::to_string_pretty(self).map_err(|e| io(e.into()))?;
-        tmp.write_all(text.as_bytes()).map_err(io)?;
-        tmp.write_all(b"\n").map_err(io)?;
-        tmp.persist(path).map_err(|e| io(e.error))?;
-        Ok(())
+        ptycho_fs::write_atomically_with(path, |file| {
+            serde_json::to_writer_pretty(&mut *file, self)?;
+            file.write_all(b"\n")
+        })
+        .map_err(|e| ModelError::Io {
+            path: e.path,
+            source: e.source,
+        })
     }
 }
 

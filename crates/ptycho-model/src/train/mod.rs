@@ -1,5 +1,6 @@
 //! The training loop: Adam, shuffled mini-batches, the 5 % tail validation split, learning-rate
-//! schedules, early stopping on the training loss, gradient clipping and a progress bar.
+//! schedules, early stopping on the training loss, gradient clipping, progress events for an
+//! observer and cancellation between steps (see [`observer`]).
 //!
 //! Reproducibility: weights are drawn from a seeded ChaCha generator (see the generator) and
 //! the shuffling uses a ChaCha generator seeded from `seed` and the epoch, so the same seed on
@@ -8,29 +9,27 @@
 
 pub mod clip;
 pub mod history;
+mod epochs;
+pub mod observer;
 pub mod resume;
 pub mod schedule;
 
 pub use clip::{GradientClip, clip_gradients, global_norm};
 pub use history::{EpochRecord, TrainingHistory};
+pub use observer::{
+    CancelToken, EpochEnd, NoObserver, ObserverError, Observers, RunEnd, RunStart, StepProgress,
+    TrainObserver,
+};
 pub use resume::{TrainState, with_stable_param_ids};
 pub use schedule::{EarlyStopping, LrSchedule, Scheduler};
 
-use std::time::Instant;
-
-use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::{Device, TensorData};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{DeviceBatch, GroupBatch, GroupSource};
+use crate::batch::GroupSource;
 use crate::error::ModelError;
-use crate::loss::weighted_loss;
 use crate::model::Pinn;
-use crate::physics::{Physics, center_square_mask};
+use crate::physics::Physics;
 use crate::spec::LossWeights;
 
 /// Options of a training run (upstream `TrainingConfig` names where they exist).
@@ -62,8 +61,6 @@ pub struct TrainingSpec {
     pub loss_weights: LossWeights,
     /// Seed of the shuffling (the weights take theirs at model construction).
     pub seed: u64,
-    /// Draw a progress bar on stderr.
-    pub progress: bool,
 }
 
 impl Default for TrainingSpec {
@@ -82,7 +79,6 @@ impl Default for TrainingSpec {
             gradient_clip: None,
             loss_weights: LossWeights::default(),
             seed: 42,
-            progress: true,
         }
     }
 }
@@ -171,6 +167,54 @@ pub fn train_from(
     device: &Device,
     resume: Option<TrainState>,
 ) -> Result<(Pinn, TrainState), ModelError> {
+    let mut quiet = NoObserver;
+    let hooks = TrainHooks::new(&mut quiet);
+    train_observed(model, physics, source, spec, device, resume, hooks)
+}
+
+/// Who listens to a training run and how it is stopped.
+pub struct TrainHooks<'a> {
+    /// Receives progress and end-of-epoch events.
+    pub observer: &'a mut dyn TrainObserver,
+    /// Checked before every step.
+    pub cancel: CancelToken,
+}
+
+impl<'a> TrainHooks<'a> {
+    /// `observer`, with a cancel flag nobody sets.
+    pub fn new(observer: &'a mut dyn TrainObserver) -> Self {
+        Self {
+            observer,
+            cancel: CancelToken::new(),
+        }
+    }
+
+    /// The same hooks, stopped by `cancel`.
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+}
+
+impl std::fmt::Debug for TrainHooks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainHooks")
+            .field("cancel", &self.cancel)
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`train_from`] reporting to `hooks.observer` and stopping with [`ModelError::Cancelled`] once
+/// `hooks.cancel` is set. The observer's `on_finish` runs however the run ends.
+pub fn train_observed(
+    model: Pinn,
+    physics: &Physics,
+    source: &dyn GroupSource,
+    spec: &TrainingSpec,
+    device: &Device,
+    resume: Option<TrainState>,
+    hooks: TrainHooks<'_>,
+) -> Result<(Pinn, TrainState), ModelError> {
     spec.validate()?;
     if !device.is_autodiff() {
         return Err(ModelError::setting(
@@ -187,154 +231,15 @@ pub fn train_from(
             found: format!("({}, {})", source.channels(), source.n()),
         });
     }
-    let split = spec.split_point(source.len());
-    if split == 0 {
-        return Err(ModelError::setting(
-            "n_groups",
-            "enough groups to leave at least one for training after the validation split",
-            source.len(),
-        ));
-    }
-    let train_idx: Vec<usize> = (0..split).collect();
-    let val_idx: Vec<usize> = (split..source.len()).collect();
-    let centre_mask = (!pspec.probe_big).then(|| {
-        burn::tensor::Tensor::<4>::from_data(
-            TensorData::new(center_square_mask(pspec.n), [1, 1, pspec.n, pspec.n]),
-            device,
-        )
+    let TrainHooks { observer, cancel } = hooks;
+    let result = epochs::EpochLoop::new(model, physics, source, spec, device, resume)
+        .and_then(|(run, model)| run.run(model, observer, &cancel));
+    observer.on_finish(&match &result {
+        Ok(_) => RunEnd::Completed,
+        Err(ModelError::Cancelled { .. }) => RunEnd::Cancelled,
+        Err(_) => RunEnd::Failed,
     });
-    let mut model = with_stable_param_ids(model);
-    let mut optim = AdamConfig::new()
-        .with_beta_1(spec.adam_beta1)
-        .with_beta_2(spec.adam_beta2)
-        .with_epsilon(spec.adam_epsilon)
-        .init();
-    let (first_epoch, mut schedule, mut early, mut history) = match resume {
-        None => (
-            0,
-            LrSchedule::new(spec.scheduler.clone(), spec.learning_rate, spec.nepochs),
-            spec.early_stop_patience.map(EarlyStopping::new),
-            TrainingHistory {
-                train_groups: train_idx.len(),
-                val_groups: val_idx.len(),
-                ..TrainingHistory::default()
-            },
-        ),
-        Some(state) => {
-            check_resumable(&state, spec, train_idx.len(), val_idx.len())?;
-            optim = state.restore_optimizer(optim)?;
-            (
-                state.next_epoch,
-                state
-                    .schedule
-                    .with_total_epochs(spec.nepochs, state.next_epoch),
-                state.early,
-                state.history,
-            )
-        }
-    };
-    history.stopped_early = false;
-    let steps = train_idx.len().div_ceil(spec.batch_size);
-    let bar = progress_bar(spec.progress, steps as u64);
-    let mut host = GroupBatch::empty(source.channels(), source.n());
-    let scale = pspec.intensity_scale;
-    let mut next_epoch = first_epoch;
-    for epoch in first_epoch..spec.nepochs {
-        let started = Instant::now();
-        let lr = schedule.lr();
-        let mut order = train_idx.clone();
-        if spec.shuffle {
-            let mut rng = ChaCha8Rng::seed_from_u64(
-                spec.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            );
-            order.shuffle(&mut rng);
-        }
-        bar.reset();
-        bar.set_prefix(format!("epoch {}/{}", epoch + 1, spec.nepochs));
-        let (mut weighted_sum, mut seen) = (0.0f64, 0usize);
-        for (step, chunk) in order.chunks(spec.batch_size).enumerate() {
-            source.fill(chunk, &mut host)?;
-            let batch = DeviceBatch::new(&host, physics, device)?;
-            let out = model.forward(physics, &batch);
-            let terms =
-                weighted_loss(&out, &batch, scale, &spec.loss_weights, centre_mask.clone())?;
-            let value = terms.total.clone().into_scalar::<f32>() as f64;
-            if !value.is_finite() {
-                bar.abandon();
-                return Err(ModelError::Diverged {
-                    loss: value,
-                    epoch,
-                    step,
-                });
-            }
-            let mut grads = GradientsParams::from_grads(terms.total.backward(), &model);
-            if let Some(clip) = spec.gradient_clip {
-                clip_gradients(&model, &mut grads, clip);
-            }
-            model = optim.step(lr, model, grads);
-            weighted_sum += value * chunk.len() as f64;
-            seen += chunk.len();
-            let rate = (seen * source.channels()) as f64 / started.elapsed().as_secs_f64();
-            bar.set_message(format!(
-                "loss {:.6e}  lr {lr:.2e}  {rate:.1} patterns/s",
-                weighted_sum / seen as f64
-            ));
-            bar.inc(1);
-        }
-        let loss = weighted_sum / seen as f64;
-        let seconds = started.elapsed().as_secs_f64();
-        let val_loss = if val_idx.is_empty() {
-            None
-        } else {
-            Some(evaluate(
-                &model,
-                physics,
-                source,
-                &val_idx,
-                spec,
-                device,
-                centre_mask.clone(),
-            )?)
-        };
-        let log_scale = model.log_scale.val().into_scalar::<f32>() as f64;
-        history.epochs.push(EpochRecord {
-            epoch,
-            loss,
-            val_loss,
-            learning_rate: lr,
-            log_scale,
-            patterns_per_second: (seen * source.channels()) as f64 / seconds,
-            seconds,
-        });
-        bar.println(format!(
-            "epoch {}/{}: loss {loss:.6e}{} lr {lr:.2e}",
-            epoch + 1,
-            spec.nepochs,
-            val_loss
-                .map(|v| format!(" val_loss {v:.6e}"))
-                .unwrap_or_default()
-        ));
-        schedule.end_epoch(epoch, val_loss.unwrap_or(loss));
-        next_epoch = epoch + 1;
-        if let Some(stop) = early.as_mut()
-            && stop.should_stop(loss)
-        {
-            history.stopped_early = true;
-            break;
-        }
-    }
-    bar.finish_and_clear();
-    let optimizer = TrainState::optimizer_bytes(&optim)?;
-    Ok((
-        model,
-        TrainState {
-            next_epoch,
-            history,
-            schedule,
-            early,
-            optimizer,
-        },
-    ))
+    result
 }
 
 /// A saved state fits this run: same split, and epochs left to train.
@@ -365,47 +270,4 @@ fn check_resumable(
         )));
     }
     Ok(())
-}
-
-/// Sample-weighted mean loss over `indices` without updating the model.
-fn evaluate(
-    model: &Pinn,
-    physics: &Physics,
-    source: &dyn GroupSource,
-    indices: &[usize],
-    spec: &TrainingSpec,
-    device: &Device,
-    centre_mask: Option<burn::tensor::Tensor<4>>,
-) -> Result<f64, ModelError> {
-    let mut host = GroupBatch::empty(source.channels(), source.n());
-    let (mut sum, mut seen) = (0.0f64, 0usize);
-    for chunk in indices.chunks(spec.batch_size) {
-        source.fill(chunk, &mut host)?;
-        let batch = DeviceBatch::new(&host, physics, device)?;
-        let out = model.forward(physics, &batch);
-        let terms = weighted_loss(
-            &out,
-            &batch,
-            physics.spec().intensity_scale,
-            &spec.loss_weights,
-            centre_mask.clone(),
-        )?;
-        sum += terms.total.into_scalar::<f32>() as f64 * chunk.len() as f64;
-        seen += chunk.len();
-    }
-    Ok(sum / seen as f64)
-}
-
-fn progress_bar(visible: bool, steps: u64) -> ProgressBar {
-    let bar = ProgressBar::new(steps);
-    if !visible {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-        return bar;
-    }
-    if let Ok(style) =
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
 }

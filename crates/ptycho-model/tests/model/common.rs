@@ -264,7 +264,6 @@ pub fn mae_training(nepochs: usize, learning_rate: f64, seed: u64) -> TrainingSp
             ..LossWeights::default()
         },
         seed,
-        progress: false,
         ..TrainingSpec::default()
     }
 }

@@ -167,7 +167,6 @@ fn training_streams_from_the_memory_mapped_dataset() {
     let spec = TrainingSpec {
         batch_size: 8,
         nepochs: 2,
-        progress: false,
         ..TrainingSpec::default()
     };
     let (_, history) = train(model, &physics, &source, &spec, &device).unwrap();

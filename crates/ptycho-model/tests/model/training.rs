@@ -66,7 +66,6 @@ fn quick_spec(epochs: usize, seed: u64) -> TrainingSpec {
         nepochs: epochs,
         early_stop_patience: None,
         seed,
-        progress: false,
         ..TrainingSpec::default()
     }
 }
@@ -308,4 +307,100 @@ fn a_trainable_probe_starts_at_the_normalised_probe_and_learns() {
     assert!(moved > 1000, "only {moved} probe values changed");
     let losses = history.losses();
     assert!(losses[1] < losses[0], "{losses:?}");
+}
+
+/// Records every event, and cancels the run after `cancel_after` steps when asked to.
+#[derive(Default)]
+struct Recorder {
+    starts: Vec<ptycho_model::RunStart>,
+    steps: Vec<(usize, usize, usize)>,
+    epochs: Vec<(usize, bool, usize)>,
+    ends: Vec<ptycho_model::RunEnd>,
+    cancel_after: Option<(usize, ptycho_model::CancelToken)>,
+}
+
+impl ptycho_model::TrainObserver for Recorder {
+    fn on_start(&mut self, run: &ptycho_model::RunStart) {
+        self.starts.push(run.clone());
+    }
+    fn on_step(&mut self, step: &ptycho_model::StepProgress) {
+        assert!(step.loss.is_finite() && step.patterns_per_second > 0.0);
+        assert!(step.eta.is_some());
+        self.steps.push((step.epoch, step.step, step.steps));
+        if let Some((n, token)) = &self.cancel_after
+            && self.steps.len() == *n
+        {
+            token.cancel();
+        }
+    }
+    fn on_epoch(
+        &mut self,
+        end: &ptycho_model::EpochEnd<'_>,
+    ) -> Result<(), ptycho_model::ObserverError> {
+        let state = end.train_state()?;
+        assert_eq!(state.next_epoch, end.record.epoch + 1);
+        assert_eq!(state.history.epochs.last(), Some(end.record));
+        assert!(!state.optimizer.is_empty());
+        self.epochs
+            .push((end.record.epoch, end.last, state.history.epochs.len()));
+        Ok(())
+    }
+    fn on_finish(&mut self, outcome: &ptycho_model::RunEnd) {
+        self.ends.push(*outcome);
+    }
+}
+
+#[test]
+fn observer_sees_every_step_and_epoch_and_cancel_stops_between_steps() {
+    use ptycho_model::{CancelToken, RunEnd, TrainHooks, train_from, train_observed};
+    let device = Device::flex().autodiff();
+    let scan = lines_scan(1, 80, 6);
+    let (g, p) = specs(1, 1, scan.intensity_scale);
+    let groups = scan.batch.groups;
+    let source = InMemoryGroups::new(scan.batch).unwrap();
+    let physics = Physics::new(&p, &HostProbe::default_disk(64), true, &device).unwrap();
+    let spec = quick_spec(2, 5);
+    let steps = ((groups as f64 * 0.95).floor() as usize).div_ceil(4);
+
+    let mut seen = Recorder::default();
+    let model = Pinn::new(&g, &p, 2, &device).unwrap();
+    let (observed, state) = train_observed(
+        model,
+        &physics,
+        &source,
+        &spec,
+        &device,
+        None,
+        TrainHooks::new(&mut seen),
+    )
+    .unwrap();
+    assert_eq!(seen.starts.len(), 1);
+    assert_eq!(
+        (seen.starts[0].epochs, seen.starts[0].steps_per_epoch),
+        (2, steps)
+    );
+    assert_eq!(seen.steps.len(), 2 * steps);
+    assert_eq!(seen.steps[steps], (1, 1, steps));
+    assert_eq!(seen.epochs, vec![(0, false, 1), (1, true, 2)]);
+    assert_eq!(seen.ends, vec![RunEnd::Completed]);
+    assert_eq!(state.next_epoch, 2);
+    // Observing changes nothing: the same run without an observer gives the same weights.
+    let model = Pinn::new(&g, &p, 2, &device).unwrap();
+    let (plain, _) = train_from(model, &physics, &source, &spec, &device, None).unwrap();
+    assert!(flat_weights(&observed) == flat_weights(&plain));
+
+    let token = CancelToken::new();
+    let mut cancelling = Recorder {
+        cancel_after: Some((steps + 1, token.clone())),
+        ..Recorder::default()
+    };
+    let model = Pinn::new(&g, &p, 2, &device).unwrap();
+    let hooks = TrainHooks::new(&mut cancelling).with_cancel(token);
+    let Err(err) = train_observed(model, &physics, &source, &spec, &device, None, hooks) else {
+        panic!("a cancelled run must return an error");
+    };
+    assert_eq!(err.to_string(), "training cancelled at epoch 1, step 1");
+    assert_eq!(cancelling.steps.len(), steps + 1);
+    assert_eq!(cancelling.epochs.len(), 1);
+    assert_eq!(cancelling.ends, vec![RunEnd::Cancelled]);
 }
