@@ -6,7 +6,7 @@ use ptycho_config::{ConfigDocument, ExecutionConfig, Format, LegacyParams};
 use crate::common::root;
 
 fn baseline_document() -> ConfigDocument {
-    ConfigDocument::load(&root().join("fixtures/configs/baseline.toml"))
+    ConfigDocument::load_upstream(&root().join("fixtures/configs/baseline.toml"))
         .unwrap()
         .value
 }
@@ -15,7 +15,7 @@ fn roundtrip(document: &ConfigDocument, extension: &str) -> ConfigDocument {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(format!("config.{extension}"));
     document.save(&path).unwrap();
-    let loaded = ConfigDocument::load(&path).unwrap();
+    let loaded = ConfigDocument::load_upstream(&path).unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     loaded.value
 }
@@ -67,7 +67,7 @@ fn same_document_in_three_formats_gives_same_legacy_params() {
     let expected: LegacyParams = document.legacy_params();
     for format in [Format::Toml, Format::Yaml, Format::Json] {
         let text = document.to_string(format).unwrap();
-        let again = ConfigDocument::parse(&text, format).unwrap().value;
+        let again = ConfigDocument::parse_upstream(&text, format).unwrap().value;
         assert_eq!(again.legacy_params(), expected, "{format:?}");
     }
 }
@@ -138,8 +138,9 @@ fn save_is_atomic_and_leaves_no_temporary_files() {
 
 #[test]
 fn flat_file_with_model_path_is_an_inference_config() {
+    // Upstream's layout and legacy params (`debug = true` is upstream's; `parse` would refuse it).
     let text = "model_path: runs/model\ntest_data_file: ./scan//test.npz\nN: 128\ndebug: true\nn_images: 300\n";
-    let loaded = ConfigDocument::parse(text, Format::Yaml).unwrap();
+    let loaded = ConfigDocument::parse_upstream(text, Format::Yaml).unwrap();
     assert!(loaded.value.training.is_none());
     let inference = loaded.value.inference.unwrap();
     assert_eq!(inference.model.N, 128);

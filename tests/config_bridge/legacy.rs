@@ -192,7 +192,7 @@ fn snapshot_keeps_unset_values_as_null() {
 #[test]
 fn execution_settings_never_reach_the_params() {
     let document = ptycho_config::ConfigDocument::parse(
-        "[training]\nnepochs = 3\n[execution]\nlearning_rate = 0.01\nnum_workers = 2\n",
+        "[training]\nnepochs = 3\n[execution]\nlearning_rate = 0.01\nvalidation_split = 0.1\ncheckpoint_every_n_epochs = 2\n",
         ptycho_config::Format::Toml,
     )
     .unwrap()
@@ -200,6 +200,8 @@ fn execution_settings_never_reach_the_params() {
     let params = document.legacy_params();
     for key in [
         "learning_rate",
+        "validation_split",
+        "checkpoint_every_n_epochs",
         "num_workers",
         "accelerator",
         "precision",

@@ -242,7 +242,9 @@ fn duplicate_output_dir_resolves_to_training_outputs() {
 fn execution_accelerator_and_logger_backend_are_checked() {
     let err = parse_err("[execution]\naccelerator = \"tpu\"\n");
     assert!(
-        err.starts_with("`execution.accelerator`: \"tpu\" is not one of auto, cpu, gpu, cuda, mps"),
+        err.starts_with(
+            "`execution.accelerator`: \"tpu\" is not one of auto, cpu, gpu, cuda, wgpu"
+        ),
         "{err}"
     );
     let err = parse_err("[execution]\nlogger_backend = \"wandb\"\n");

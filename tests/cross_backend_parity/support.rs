@@ -80,8 +80,7 @@ pub fn tiny_config(gridsize: usize, n_groups: usize) -> TrainingConfig {
 
 /// The wgpu device; a clear failure when the machine has no Vulkan adapter.
 pub fn wgpu() -> ComputeDevice {
-    let device = Accelerator::Wgpu
-        .select()
+    let device = ComputeDevice::select(Accelerator::Wgpu)
         .unwrap_or_else(|e| panic!("{e} (run .ci/setup-vulkan)"));
     assert_eq!(device.backend(), Backend::Wgpu);
     device
@@ -89,7 +88,7 @@ pub fn wgpu() -> ComputeDevice {
 
 /// The CPU device.
 pub fn flex() -> ComputeDevice {
-    let device = Accelerator::Cpu.select().unwrap();
+    let device = ComputeDevice::select(Accelerator::Cpu).unwrap();
     assert_eq!(device.backend(), Backend::Flex);
     device
 }

@@ -13,11 +13,8 @@ fn train_cdi_model_invokes_training() {
     let mut params = LegacyParams::new();
     let resolved =
         resolve_config(ConfigInput::Canonical(tiny_config(1, 24, 2)), &mut params).unwrap();
-    let options = TrainOptions {
-        seed: Some(5),
-        validation_split: Some(0.0),
-        ..TrainOptions::default()
-    };
+    // 24 groups: the automatic validation split holds none out.
+    let options = TrainOptions::default().with_seed(5);
     let results = train_cdi_model(
         DataInput::Npz(fixture()),
         Some(DataInput::Npz(fixture())),

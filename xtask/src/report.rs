@@ -37,9 +37,12 @@ pub fn write(
     started: OffsetDateTime,
     results: &[RunResult],
 ) -> Result<()> {
-    let write = |name: &str, text: &str| {
-        let path = dir.join(name);
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    let write = |name: &str, text: &str| -> Result<()> {
+        // atomically, so a report is never half-written (the error names the file)
+        Ok(ptycho_fs::write_atomically(
+            &dir.join(name),
+            text.as_bytes(),
+        )?)
     };
     let suites: Vec<(String, Vec<junit::Case>)> = results
         .iter()

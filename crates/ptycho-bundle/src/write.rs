@@ -205,28 +205,16 @@ pub fn save_bundle(
 ) -> Result<PathBuf> {
     check_contents(contents, options)?;
     let path = archive_target(target);
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
     let write_error = |source: std::io::Error| BundleError::Write {
         path: path.clone(),
         source,
     };
-    std::fs::create_dir_all(&dir).map_err(write_error)?;
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".wts.h5.zip.").suffix(".partial");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(write_error)?;
     }
-    let mut temp = builder.tempfile_in(&dir).map_err(write_error)?;
-    {
-        let file = std::io::BufWriter::new(temp.as_file_mut());
-        write_archive(file, contents, options).map_err(write_error)??;
-    }
-    temp.as_file().sync_all().map_err(write_error)?;
-    temp.persist(&path).map_err(|e| write_error(e.error))?;
+    let atomic_error = |e: ptycho_fs::AtomicWriteError| write_error(e.source);
+    let mut file = ptycho_fs::AtomicFile::create(&path).map_err(atomic_error)?;
+    write_archive(&mut file, contents, options).map_err(write_error)??;
+    file.commit().map_err(atomic_error)?;
     Ok(path)
 }

@@ -2,6 +2,10 @@
 //! configuration (or the legacy params it produces), and convert an upstream PyTorch-side
 //! configuration into a canonical one.
 //!
+//! `validate` also refuses values this implementation does not run with
+//! (`ptycho_config::support`); `show` and `bridge` print such a configuration (to convert it or
+//! produce its legacy params) with a warning naming the first such value.
+//!
 //! A file is treated as PyTorch-side when its top-level keys are upstream's section names
 //! (`data_config`, `model_config`, ...); otherwise it is a canonical configuration.
 
@@ -134,17 +138,18 @@ fn parse_overrides(set: &[String]) -> Result<Overrides> {
     Ok(overrides)
 }
 
-/// Loads a canonical file and lays the command-line overrides over it.
+/// Loads a canonical file and lays the command-line overrides over it, with upstream's rules
+/// only: the callers decide how to treat values this implementation does not run with.
 fn load_document(file: &Path, set: &[String]) -> Result<ConfigDocument> {
     let overrides = parse_overrides(set)?;
-    let loaded = ConfigDocument::load(file)?;
+    let loaded = ConfigDocument::load_upstream(file)?;
     print_warnings(&loaded.warnings);
     if overrides.is_empty() {
         return Ok(loaded.value);
     }
     let overridden = loaded
         .value
-        .with_overrides(&overrides)
+        .with_overrides_upstream(&overrides)
         .map_err(|e| e.in_file(file))?;
     print_warnings(&overridden.warnings);
     Ok(overridden.value)
@@ -170,6 +175,7 @@ fn validate(file: &Path, check_paths: bool, set: &[String]) -> Result<()> {
         return Ok(());
     }
     let document = load_document(file, set)?;
+    document.check_supported().map_err(|e| e.in_file(file))?;
     if check_paths {
         check_document_paths(file, &document)?;
     }
@@ -231,7 +237,14 @@ fn show(file: &Path, set: &[String], output: &OutputArgs) -> Result<()> {
         let text = Format::from(output.format).render(&set.to_value())?;
         return emit(&text, output);
     }
-    render_document(&load_document(file, set)?, output)
+    let document = load_document(file, set)?;
+    if let Err(unsupported) = document.check_supported() {
+        eprintln!(
+            "warning: {}: `ptycho train` refuses this config: {unsupported}",
+            file.display()
+        );
+    }
+    render_document(&document, output)
 }
 
 fn bridge(file: &Path, set: &[String], output: &OutputArgs) -> Result<()> {
@@ -240,6 +253,9 @@ fn bridge(file: &Path, set: &[String], output: &OutputArgs) -> Result<()> {
     let bridged =
         bridge_document(&torch, &overrides).map_err(|e| with_set_hint(e.in_file(file)))?;
     print_warnings(&bridged.warnings);
+    if let Err(unsupported) = bridged.value.check_supported() {
+        eprintln!("warning: `ptycho train` refuses this config: {unsupported}");
+    }
     render_document(&bridged.value, output)
 }
 

@@ -14,9 +14,11 @@ use ptycho_config::{ExecutionConfig, LegacyParams, ModelConfig, TrainingConfig};
 use ptycho_data::simulate::fixture::write_simulated_dataset;
 use ptycho_data::{ObjectKind, ProbeSource, ScanKind, SimulationConfig};
 use ptycho_workflows::{
-    ConfigInput, DataInput, InferenceModel, RunOptions, StitchWeighting, TrainOptions,
-    ensure_container, reconstruct_and_write, run_cdi_example,
+    ConfigInput, DataInput, InferenceModel, ReconstructOptions, RunOptions, StitchWeighting,
+    TrainOptions, ensure_container, reconstruct_and_write, run_cdi_example_observed,
 };
+
+use crate::progress::{ProgressMode, TrainProgress};
 
 /// Arguments of `ptycho demo`.
 #[derive(Debug, clap::Args)]
@@ -46,7 +48,7 @@ pub struct DemoArgs {
     /// `fixtures/datasets/sim_lines_n64.npz`)
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// No progress bar
+    /// No progress (neither the bar nor the per-epoch lines)
     #[arg(long)]
     pub quiet: bool,
 }
@@ -116,30 +118,23 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     let execution = ExecutionConfig {
         learning_rate: 1e-3,
+        // Every group trains (the reconstruction uses them all), so the plateau schedule
+        // watches the training loss.
+        validation_split: Some(0.0),
         ..ExecutionConfig::default()
     };
-    let options = RunOptions {
-        output_dir: out.clone(),
-        stitch: false,
-        stitch_crop: None,
-        stitch_weighting: StitchWeighting::Probe,
-        train: TrainOptions {
-            progress: !args.quiet,
-            seed: Some(args.seed),
-            resume: None,
-            // Every group trains (the reconstruction uses them all), so the plateau schedule
-            // watches the training loss.
-            validation_split: Some(0.0),
-            ..TrainOptions::default()
-        },
-    };
+    let options = RunOptions::new(out.clone())
+        .with_stitch(false)
+        .with_train(TrainOptions::default().with_seed(args.seed));
     let mut params = LegacyParams::with_defaults();
-    let outcome = run_cdi_example(
+    let mut progress = TrainProgress::new(ProgressMode::choose(args.quiet, None));
+    let outcome = run_cdi_example_observed(
         DataInput::Npz(train_file),
         None,
         ConfigInput::WithExecution(training, execution),
         &mut params,
         &options,
+        &mut progress,
     )
     .context("training failed")?;
     println!(
@@ -162,10 +157,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         &model,
         &container,
         out,
-        None,
         // |P|² weights over the whole support: with one group per four positions, the
         // upstream 20 px uniform crop leaves gaps between groups.
-        StitchWeighting::Probe,
+        &ReconstructOptions::default().with_weighting(StitchWeighting::Probe),
         Some(&bundle.path),
         Some(&test_file),
     )

@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use ptycho_data::ScanData;
 use ptycho_workflows::{
-    DataInput, InferenceModel, RefineSpec, StitchWeighting, ensure_container,
-    reconstruct_and_write, refine_scan, write_refined,
+    Accelerator, DEFAULT_INFERENCE_BATCH, InferenceModel, ReconstructOptions, RefineSpec,
+    StitchWeighting, reconstruct_and_stitch, refine_scan, write_refined, write_stitch_result,
 };
 
 use crate::detector::DetectorArgs;
+use crate::progress::{ProgressMode, StageProgress};
 use crate::train::{check_accelerator, deprecated, npz_in};
 
 /// `--stitch-weighting` values.
@@ -74,9 +75,16 @@ pub struct InferArgs {
     /// What refinement starts from: the network's reconstruction or a flat object
     #[arg(long, value_enum, default_value_t = RefineStart::Network)]
     pub refine_from: RefineStart,
+    /// Groups per inference batch (more is faster on a GPU, costs memory)
+    #[arg(long, default_value_t = DEFAULT_INFERENCE_BATCH)]
+    pub batch_size: usize,
+    /// No progress lines
+    #[arg(long)]
+    pub quiet: bool,
     #[command(flatten)]
     pub detector: DetectorArgs,
-    /// Compute device: cpu (default), wgpu, cuda, gpu (any GPU backend built in) or auto (a GPU if one works, else cpu)
+    /// Compute device: auto (default: a GPU backend if one works, else cpu), cpu, gpu (any GPU
+    /// backend built in), cuda or wgpu
     #[arg(long)]
     pub accelerator: Option<String>,
     /// Deprecated: use --model-path
@@ -124,7 +132,13 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
             .clone()
             .inspect(|_| deprecated("--device", "--accelerator"))
     });
-    let device = check_accelerator(accelerator.as_deref())?;
+    let accelerator = match accelerator.as_deref() {
+        Some(text) => text
+            .parse::<Accelerator>()
+            .map_err(|e| anyhow::anyhow!("--accelerator: {e}"))?,
+        None => Accelerator::default(),
+    };
+    let device = check_accelerator(accelerator)?;
 
     let (model, bundle) = InferenceModel::load_on(&model_path, &device)
         .with_context(|| format!("cannot load the model {}", model_path.display()))?;
@@ -132,35 +146,32 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot load test data {}", data_file.display()))?
         .data;
     let scan = args.detector.apply(scan, "test data")?;
-    let mut config = model.config().clone();
-    if scan.patch_size() != config.model.N {
-        bail!(
-            "{}: the model reconstructs {n}x{n} patterns, the data holds {}x{} (pass the --crop {n} or --bin {} the model was trained with)",
-            data_file.display(),
-            scan.patch_size(),
-            scan.patch_size(),
-            scan.patch_size() / config.model.N.max(1),
-            n = config.model.N
-        );
-    }
-    config.n_groups = match (args.n_groups, config.model.gridsize) {
-        (Some(n), _) => n,
-        (None, 1) => scan.n_positions(),
-        (None, _) => config.n_groups,
-    };
+    let config = model.config().clone();
     let refine_input = (args.refine_epochs > 0).then(|| scan.clone());
-    let container = ensure_container(DataInput::Raw(scan), &config)
+    let container = model
+        .prepare_scan(scan, args.n_groups)
         .with_context(|| format!("cannot prepare {}", data_file.display()))?;
-    let result = reconstruct_and_write(
-        &model,
-        &container,
+    if args.batch_size == 0 {
+        bail!("--batch-size: expected a positive number of groups, found 0");
+    }
+    let options = ReconstructOptions::default()
+        .with_stitch_crop(args.stitch_crop)
+        .with_weighting(args.stitch_weighting.into())
+        .with_batch_size(args.batch_size);
+    let mode = ProgressMode::choose(args.quiet, None);
+    let mut progress = StageProgress::new(mode, "reconstructing groups");
+    let mut result = reconstruct_and_stitch(&model, &container, &options, &mut |done, total| {
+        progress.update(done, total)
+    })
+    .context("reconstruction failed")?;
+    write_stitch_result(
         &output_dir,
-        args.stitch_crop,
-        args.stitch_weighting.into(),
+        &mut result,
+        &model,
         Some(&bundle.path),
         Some(&data_file),
     )
-    .context("reconstruction failed")?;
+    .context("cannot write the reconstruction")?;
     let (h, w) = result.object.object.dim();
     println!(
         "reconstructed {} group(s) (N {}, gridsize {}) into a {h}x{w} object with the model {}",
@@ -194,7 +205,9 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
             &spec,
             &device,
             &mut |epoch, misfit| {
-                if (epoch + 1) % 10 == 0 || epoch + 1 == spec.epochs {
+                if mode != ProgressMode::Quiet
+                    && ((epoch + 1) % 10 == 0 || epoch + 1 == spec.epochs)
+                {
                     eprintln!(
                         "refinement epoch {}/{}: amplitude misfit {misfit:.4e}",
                         epoch + 1,

@@ -9,6 +9,8 @@ use anyhow::Context;
 use ptycho_workflows::lines::{LinesBenchmarkConfig, LinesScale, human_duration};
 use ptycho_workflows::lines_run::run_lines_benchmark;
 
+use crate::progress::{ProgressMode, TrainProgress};
+
 /// The scale presets of the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ScaleArg {
@@ -54,7 +56,7 @@ pub struct LinesBenchArgs {
     /// Print the size and the run-time estimate, then stop
     #[arg(long)]
     pub estimate_only: bool,
-    /// No progress bar
+    /// No progress (neither the bar nor the per-epoch lines)
     #[arg(long)]
     pub quiet: bool,
 }
@@ -96,7 +98,8 @@ pub fn run(args: LinesBenchArgs) -> anyhow::Result<()> {
     if args.estimate_only {
         return Ok(());
     }
-    let outcome = run_lines_benchmark(&config, &args.output_dir, !args.quiet, &mut |line| {
+    let mut progress = TrainProgress::new(ProgressMode::choose(args.quiet, None));
+    let outcome = run_lines_benchmark(&config, &args.output_dir, &mut progress, &mut |line| {
         println!("{line}")
     })
     .with_context(|| format!("lines benchmark into {} failed", args.output_dir.display()))?;

@@ -9,9 +9,11 @@ mod detector;
 mod infer;
 mod inspect;
 mod lines_bench;
+mod progress;
 mod score;
 mod simulate;
 mod train;
+mod train_config;
 
 use std::process::ExitCode;
 

@@ -57,7 +57,7 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     print_score(&path, &score);
     if let Some(json) = &args.json {
         let text = serde_json::to_string_pretty(&score)?;
-        std::fs::write(json, text).with_context(|| format!("cannot write {}", json.display()))?;
+        ptycho_fs::write_atomically(json, text.as_bytes())?;
     }
     Ok(())
 }

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use ptycho_data::simulate::fixture::write_dataset_with_manifest;
-use ptycho_data::{Compression, ObjectKind, ProbeSource, ScanKind, SimulationConfig, simulate};
+use ptycho_data::{
+    Compression, ObjectKind, ProbeSource, ScanKind, SimulationConfig, simulate_with,
+};
+
+use crate::progress::{ProgressMode, StageProgress};
 
 /// The synthetic object.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -59,6 +63,9 @@ pub struct SimulateArgs {
     /// Also write a JSON manifest (version, generator, config, sha256, shapes) next to the file
     #[arg(long)]
     pub manifest: bool,
+    /// No progress lines
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 impl SimulateArgs {
@@ -89,7 +96,10 @@ impl SimulateArgs {
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let cfg = args.config();
     let out = &args.output;
-    let mut scan = simulate(&cfg).with_context(|| format!("cannot simulate {}", out.display()))?;
+    let mode = ProgressMode::choose(args.quiet, None);
+    let mut progress = StageProgress::new(mode, "simulating patterns");
+    let mut scan = simulate_with(&cfg, &mut |done, total| progress.update(done, total))
+        .with_context(|| format!("cannot simulate {}", out.display()))?;
     if args.without_y {
         scan.y_patches = None;
     }

@@ -1,20 +1,25 @@
 //! `ptycho train`: train on a canonical NPZ, save the bundle (`wts.h5.zip`), the
 //! `checkpoints/last` checkpoint and the loss history, and reconstruct the test data when given.
 //!
-//! Configuration precedence: command-line flags > `--config FILE` > defaults; without a config
-//! file the pattern size `N` is taken from the training data. The seed's legacy flags
+//! Configuration precedence: command-line flags > `--config FILE` > defaults; flags are config
+//! overrides validated like file values (see [`crate::train_config`]); without a config file the
+//! pattern size `N` is taken from the training data. The seed's legacy flags
 //! (`--ptycho_dir`, `--probe_dir`, `--max_epochs`, `--device`, `--disable_mlflow`) are accepted
 //! with a deprecation note.
 
 use std::path::{Path, PathBuf};
 
 use crate::detector::DetectorArgs;
-use anyhow::{Context, bail};
-use ptycho_config::{ConfigDocument, ExecutionConfig, Format, LegacyParams, TrainingConfig};
+use crate::train_config::TrainSetup;
+use anyhow::Context;
+use ptycho_config::LegacyParams;
 use ptycho_data::ScanData;
 use ptycho_workflows::{
-    Accelerator, ComputeDevice, ConfigInput, DataInput, RunOptions, TrainOptions, run_cdi_example,
+    Accelerator, ComputeDevice, ConfigInput, DataInput, RunOptions, RunOutcome, TrainOptions,
+    run_cdi_example_observed,
 };
+
+use crate::progress::{ProgressMode, TrainProgress};
 
 /// Arguments of `ptycho train`.
 #[derive(Debug, clap::Args)]
@@ -53,12 +58,17 @@ pub struct TrainArgs {
     /// Seed of grouping, weights and shuffling
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Compute device: cpu (default), wgpu, cuda, gpu (any GPU backend built in) or auto (a GPU if one works, else cpu)
+    /// Compute device (execution.accelerator): auto (default: a GPU backend if one works, else
+    /// cpu), cpu, gpu (any GPU backend built in), cuda or wgpu
     #[arg(long)]
     pub accelerator: Option<String>,
-    /// Logger: csv (local files), none, or mlflow (local files unless MLFLOW_TRACKING_URI names a server)
+    /// Logger (execution.logger_backend): csv (local files), none, or mlflow (local files unless MLFLOW_TRACKING_URI names a server)
     #[arg(long)]
     pub logger: Option<String>,
+    /// Fraction of groups held out at the end for validation (execution.validation_split);
+    /// default: 5 % when that holds out at least 16 groups, else none
+    #[arg(long)]
+    pub validation_split: Option<f64>,
     /// Canonical config file (TOML, YAML or JSON) with a [training] section
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -66,7 +76,7 @@ pub struct TrainArgs {
     /// learning rate, history): OUTPUT/checkpoints/last, or the checkpoint directory given
     #[arg(long, value_name = "CHECKPOINT_DIR", num_args = 0..=1)]
     pub resume: Option<Option<PathBuf>>,
-    /// No progress bar
+    /// No progress (neither the bar nor the per-epoch lines on stderr)
     #[arg(long)]
     pub quiet: bool,
     #[command(flatten)]
@@ -121,67 +131,14 @@ pub fn npz_in(path: &Path) -> anyhow::Result<PathBuf> {
     })
 }
 
-/// The compute device of `--accelerator` (the CPU when absent); refuses backends this build or
-/// this machine cannot run.
-pub fn check_accelerator(value: Option<&str>) -> anyhow::Result<ComputeDevice> {
-    let accelerator = match value {
-        Some(text) => text.parse::<Accelerator>()?,
-        None => Accelerator::Cpu,
-    };
-    let device = accelerator.select()?;
+/// The compute device of `accelerator` (the config's `execution.accelerator`, which
+/// `--accelerator` sets); refuses backends this build or this machine cannot run.
+pub fn check_accelerator(accelerator: Accelerator) -> anyhow::Result<ComputeDevice> {
+    let device = ComputeDevice::select(accelerator)?;
     if accelerator != Accelerator::Cpu {
         eprintln!("running on the {} backend", device.backend());
     }
     Ok(device)
-}
-
-/// Checks the logger choice and says where logs go.
-pub fn check_logger(value: Option<&str>) -> anyhow::Result<()> {
-    match value.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("csv") | Some("none") => Ok(()),
-        Some("mlflow") => {
-            match std::env::var("MLFLOW_TRACKING_URI").ok().as_deref() {
-                None | Some("") | Some("memory") => {}
-                Some(uri) => eprintln!(
-                    "warning: MLFLOW_TRACKING_URI={uri}: remote tracking is not supported; logging to local files"
-                ),
-            }
-            Ok(())
-        }
-        Some(other) => bail!("--logger: expected csv, none or mlflow, found {other:?}"),
-    }
-}
-
-fn base_config(path: Option<&Path>) -> anyhow::Result<(TrainingConfig, ExecutionConfig, bool)> {
-    let Some(path) = path else {
-        return Ok((TrainingConfig::default(), ExecutionConfig::default(), false));
-    };
-    let loaded = ConfigDocument::load(path)
-        .with_context(|| format!("cannot load config {}", path.display()))?;
-    for w in &loaded.warnings {
-        eprintln!("warning: {}: {w}", path.display());
-    }
-    let doc = loaded.value;
-    let training = doc.training.with_context(|| {
-        format!(
-            "{}: expected a [training] section, found none",
-            path.display()
-        )
-    })?;
-    Ok((training, doc.execution, true))
-}
-
-/// Whether the config file sets `nphotons` itself (in `[training]` or at the top level);
-/// otherwise the photon scale is measured from the data.
-fn config_sets_nphotons(path: &Path) -> anyhow::Result<bool> {
-    let format = Format::from_path(path)?;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config {}", path.display()))?;
-    let value = format
-        .parse(&text)
-        .with_context(|| format!("cannot parse config {}", path.display()))?;
-    let names_it = |v: Option<&serde_json::Value>| v.and_then(|t| t.get("nphotons")).is_some();
-    Ok(names_it(Some(&value)) || names_it(value.get("training")))
 }
 
 /// The checkpoint directory of `--resume` (`OUTPUT/checkpoints/last` when given no value).
@@ -194,103 +151,18 @@ fn resume_dir(flag: Option<&Option<PathBuf>>, output_dir: &Path) -> Option<PathB
 
 /// Runs `ptycho train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let legacy = &args.legacy;
-    let train_file = match (&args.train_data_file, &legacy.ptycho_dir) {
-        (Some(f), _) => f.clone(),
-        (None, Some(dir)) => {
-            deprecated("--ptycho_dir", "--train-data-file");
-            npz_in(dir)?
-        }
-        (None, None) => bail!("--train-data-file: expected a training NPZ, found none"),
-    };
-    if legacy.probe_dir.is_some() {
-        deprecated(
-            "--probe_dir",
-            "the data file's probeGuess (the flag is ignored)",
-        );
-    }
-    let max_epochs = args.max_epochs.or_else(|| {
-        legacy
-            .legacy_max_epochs
-            .inspect(|_| deprecated("--max_epochs", "--max-epochs"))
-    });
-    let accelerator = args.accelerator.clone().or_else(|| {
-        legacy
-            .device
-            .clone()
-            .inspect(|_| deprecated("--device", "--accelerator"))
-    });
-    let device = check_accelerator(accelerator.as_deref())?;
-    let logger = if legacy.disable_mlflow {
-        deprecated("--disable_mlflow", "--logger none");
-        Some("none".to_owned())
-    } else {
-        args.logger.clone()
-    };
-    check_logger(logger.as_deref())?;
-    let output_dir = match (&args.output_dir, &legacy.legacy_output_dir) {
-        (Some(d), _) => d.clone(),
-        (None, Some(d)) => {
-            deprecated("--output_dir", "--output-dir");
-            d.clone()
-        }
-        (None, None) => PathBuf::from("training_outputs"),
-    };
-
-    let (mut training, mut execution, from_file) = base_config(args.config.as_deref())?;
-    let nphotons_in_file = match &args.config {
-        Some(path) => config_sets_nphotons(path)?,
-        None => false,
-    };
+    let setup = TrainSetup::new(&args)?;
+    let device = check_accelerator(setup.execution().accelerator)?;
+    let train_file = setup.train_file.clone();
     let scan = ScanData::load(&train_file)
         .with_context(|| format!("cannot load training data {}", train_file.display()))?;
     for w in &scan.warnings {
         eprintln!("warning: {}: {w:?}", train_file.display());
     }
     let scan = args.detector.apply(scan.data, "training data")?;
-    if !from_file {
-        training.model.N = scan.patch_size();
-    }
-    training.train_data_file = Some(train_file.clone());
-    training.test_data_file = args.test_data_file.clone();
-    training.output_dir = output_dir.clone();
-    if let Some(v) = args.n_groups {
-        training.n_groups = v;
-    }
-    if let Some(v) = args.gridsize {
-        training.model.gridsize = v;
-    }
-    if let Some(v) = max_epochs {
-        training.nepochs = v;
-    }
-    if let Some(v) = args.batch_size {
-        training.batch_size = v;
-    }
-    if let Some(v) = args.n_filters_scale {
-        training.model.n_filters_scale = v;
-    }
-    match args.nphotons {
-        Some(v) => training.nphotons = v,
-        None if nphotons_in_file => {}
-        None if scan.amplitudes_are_photon_counts() => {
-            training.nphotons = scan.mean_photons_per_pattern();
-            println!(
-                "photon scale from the data: {:.4e} photons per pattern on average (--nphotons overrides)",
-                training.nphotons
-            );
-        }
-        None => println!(
-            "the diffraction amplitudes are not square roots of whole photon counts (normalised data?): nphotons stays {:e} (--nphotons sets it)",
-            training.nphotons
-        ),
-    }
-    if let Some(v) = args.seed {
-        training.subsample_seed = Some(v);
-    }
-    if let Some(v) = args.learning_rate {
-        execution.learning_rate = v;
-    }
-    let test = match &args.test_data_file {
+    let (training, execution) = setup.finish(&scan)?;
+    let output_dir = training.output_dir.clone();
+    let test = match &training.test_data_file {
         Some(f) => {
             let test = ScanData::load(f)
                 .with_context(|| format!("cannot load test data {}", f.display()))?
@@ -300,34 +172,39 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         None => None,
     };
     let resume = resume_dir(args.resume.as_ref(), &output_dir);
-    let options = RunOptions {
-        output_dir: output_dir.clone(),
-        stitch: test.is_some(),
-        stitch_crop: None,
-        stitch_weighting: ptycho_workflows::StitchWeighting::Uniform,
-        train: TrainOptions {
-            progress: !args.quiet,
-            seed: args.seed,
-            resume: resume.clone(),
-            validation_split: None,
-            device,
-        },
-    };
+    let checkpoints = output_dir.join("checkpoints");
+    let mut train = TrainOptions::default()
+        .with_device(device)
+        .with_checkpoints(&checkpoints);
+    if let Some(seed) = args.seed {
+        train = train.with_seed(seed);
+    }
+    if let Some(dir) = &resume {
+        train = train.with_resume(dir);
+    }
+    let options = RunOptions::new(&output_dir)
+        .with_stitch(test.is_some())
+        .with_train(train);
+    let mode = ProgressMode::choose(args.quiet, execution.enable_progress_bar);
+    let mut progress = TrainProgress::new(mode);
     let mut params = LegacyParams::with_defaults();
-    let outcome = run_cdi_example(
+    let outcome = run_cdi_example_observed(
         DataInput::Raw(scan),
         test,
         ConfigInput::WithExecution(training, execution),
         &mut params,
         &options,
+        &mut progress,
     )
     .context("training failed")?;
-    let checkpoint = outcome
-        .trained
-        .save_checkpoint(&output_dir.join("checkpoints").join("last"))
-        .context("cannot write the checkpoint")?;
+    report(&outcome, resume.as_deref(), &checkpoints);
+    Ok(())
+}
+
+/// The summary a finished run prints on stdout.
+fn report(outcome: &RunOutcome, resumed: Option<&Path>, checkpoints: &Path) {
     let history = &outcome.trained.history;
-    if let Some(dir) = &resume {
+    if let Some(dir) = resumed {
         println!(
             "resumed from {}; the history holds epochs 1..{}",
             dir.display(),
@@ -342,12 +219,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         history.epochs.last().map(|e| e.loss).unwrap_or(f64::NAN),
     );
     println!("bundle: {}", outcome.bundle_path.display());
-    println!("checkpoint: {}", checkpoint.display());
-    println!("history: {}", outcome.history_files.0.display());
+    if outcome.config.execution.enable_checkpointing {
+        println!("checkpoints: {}", checkpoints.display());
+    }
+    if let Some((csv, _)) = &outcome.history_files {
+        println!("history: {}", csv.display());
+    }
     if let Some(s) = &outcome.stitched {
         for f in &s.files {
             println!("wrote {}", f.display());
         }
     }
-    Ok(())
 }

@@ -28,9 +28,14 @@ fn train(accelerator: &str) -> Output {
 
 #[test]
 fn unknown_accelerators_are_refused_with_the_choices() {
+    // `--accelerator` of `train` is the config's `execution.accelerator`, checked as in a file.
     assert_eq!(
         error(&train("tpu")),
-        "error: accelerator: expected one of cpu, wgpu, cuda, gpu, auto, found \"tpu\""
+        "error: `execution.accelerator`: \"tpu\" is not one of auto, cpu, gpu, cuda, wgpu (TPU execution is not supported)"
+    );
+    assert_eq!(
+        error(&train("mps")),
+        "error: `execution.accelerator`: \"mps\" is not one of auto, cpu, gpu, cuda, wgpu (Apple's MPS is not a backend of this build; wgpu runs on Metal)"
     );
     let infer = ptycho(&[
         "infer",
@@ -43,7 +48,7 @@ fn unknown_accelerators_are_refused_with_the_choices() {
     ]);
     assert_eq!(
         error(&infer),
-        "error: accelerator: expected one of cpu, wgpu, cuda, gpu, auto, found \"mps\""
+        "error: --accelerator: \"mps\" is not one of auto, cpu, gpu, cuda, wgpu (Apple's MPS is not a backend of this build; wgpu runs on Metal)"
     );
 }
 
@@ -75,11 +80,56 @@ fn backends_missing_from_the_build_are_named() {
 
 #[test]
 fn cpu_and_auto_pass_the_check_and_reach_the_data() {
-    for accelerator in ["cpu", "CPU", "auto"] {
+    for accelerator in ["cpu", "CPU", "flex", "auto"] {
         let line = error(&train(accelerator));
         assert!(
             line.contains("no/such/scan.npz") && !line.contains("accelerator"),
             "{accelerator}: {line}"
         );
     }
+}
+
+#[test]
+fn a_config_file_accelerator_is_checked_like_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("train.toml");
+    std::fs::write(&config, "[training]\n[execution]\naccelerator = \"mps\"\n").unwrap();
+    let output = ptycho(&[
+        "train",
+        "--train-data-file",
+        "no/such/scan.npz",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let line = error(&output);
+    assert!(
+        line.contains("`execution.accelerator`: \"mps\" is not one of auto, cpu, gpu, cuda, wgpu"),
+        "{line}"
+    );
+}
+
+#[test]
+fn flags_are_checked_like_config_values() {
+    let output = ptycho(&[
+        "train",
+        "--train-data-file",
+        "no/such/scan.npz",
+        "--validation-split",
+        "1.5",
+    ]);
+    assert_eq!(
+        error(&output),
+        "error: `execution.validation_split` = 1.5 is invalid: must be at least 0.0 and below 1.0"
+    );
+    let output = ptycho(&[
+        "train",
+        "--train-data-file",
+        "no/such/scan.npz",
+        "--logger",
+        "tensorboard",
+    ]);
+    assert_eq!(
+        error(&output),
+        "error: `execution.logger_backend` = \"tensorboard\": only \"csv\", \"mlflow\" and \"none\" are supported (there is no TensorBoard writer)"
+    );
 }

@@ -24,9 +24,16 @@ fn train(out: &Path, epochs: usize, extra: &[&str]) -> Output {
 
 /// [`train`] with `n_filters_scale` and seed.
 fn train_with(out: &Path, epochs: usize, (nfs, seed): (&str, &str), extra: &[&str]) -> Output {
+    let mut args = train_args(out, epochs, (nfs, seed));
+    args.push("--quiet".to_owned());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    ptycho(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// The arguments of a `ptycho train` run on 16 groups of the fixture, with progress lines.
+fn train_args(out: &Path, epochs: usize, (nfs, seed): (&str, &str)) -> Vec<String> {
     let data = fixture();
-    let epochs = epochs.to_string();
-    let mut args = vec![
+    [
         "train",
         "--train-data-file",
         data.to_str().unwrap(),
@@ -41,13 +48,12 @@ fn train_with(out: &Path, epochs: usize, (nfs, seed): (&str, &str), extra: &[&st
         "--batch-size",
         "8",
         "--max-epochs",
-        &epochs,
+        &epochs.to_string(),
         "--seed",
         seed,
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    ptycho(&args)
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 fn train_ok(out: &Path, epochs: usize, extra: &[&str]) -> String {
@@ -226,6 +232,79 @@ fn resume_continues_a_shorter_run_to_the_weights_of_an_uninterrupted_one() {
         assert_eq!((&x.0, &x.1), (&y.0, &y.1));
         assert!(x.2 == y.2, "tensor {} differs after resuming", x.0);
     }
+}
+
+#[test]
+fn a_run_killed_mid_training_resumes_to_the_weights_of_an_uninterrupted_one() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let straight = dir.path().join("straight");
+    let killed = dir.path().join("killed");
+    train_ok(&straight, 6, &[]);
+
+    // Piped stderr gets one line per epoch; the checkpoint of an epoch is written right after
+    // its line, so a kill on the third line lands in that write or in the next epoch.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ptycho"))
+        .args(train_args(&killed, 6, ("1", "11")))
+        .current_dir(support::workspace_root())
+        .env("MLFLOW_TRACKING_URI", "memory")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ptycho train");
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.starts_with("epoch 3/6") {
+            child.kill().expect("SIGKILL the training process");
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(9), "not killed: {seen:?}");
+    assert!(
+        !killed.join("wts.h5.zip").exists(),
+        "the run finished before the kill"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("epoch 1/6  loss") && l.contains("patterns/s")),
+        "{seen:?}"
+    );
+
+    let t = train_ok(&killed, 6, &["--resume"]);
+    assert!(t.contains("resumed from"), "{t}");
+    let (a, b) = (history(&straight), history(&killed));
+    assert_eq!(
+        a, b,
+        "the resumed history differs from the uninterrupted one"
+    );
+    let (wa, wb) = (
+        weights(&straight.join("wts.h5.zip")),
+        weights(&killed.join("wts.h5.zip")),
+    );
+    assert_eq!(wa.len(), wb.len());
+    for (x, y) in wa.iter().zip(&wb) {
+        assert!(
+            x.2 == y.2,
+            "tensor {} differs after the kill and resume",
+            x.0
+        );
+    }
+    // Nothing half-written is left behind.
+    let names: Vec<String> = std::fs::read_dir(killed.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| n == "last" || n == "best"),
+        "{names:?}"
+    );
 }
 
 #[test]

@@ -7,6 +7,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub use crate::accelerator::Accelerator;
+
 /// Error from parsing a choice: the rejected text and the accepted set.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{value:?} is not one of {expected}{hint}")]
@@ -139,11 +141,6 @@ string_choice! {
         WarmupCosine => "WarmupCosine",
         ReduceLrOnPlateau => "ReduceLROnPlateau",
     } default Default
-}
-
-string_choice! {
-    /// Execution `accelerator` ('tpu' is rejected separately with its own message).
-    Accelerator { Auto => "auto", Cpu => "cpu", Gpu => "gpu", Cuda => "cuda", Mps => "mps" } default Auto
 }
 
 string_choice! {

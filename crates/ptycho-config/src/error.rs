@@ -46,6 +46,13 @@ pub enum ConfigError {
         value: String,
         expected: String,
     },
+    /// A valid value this implementation does not run with (see [`crate::support`]).
+    #[error("`{field}` = {value}: {supported}")]
+    Unsupported {
+        field: String,
+        value: String,
+        supported: String,
+    },
     /// A bridge rule rejected the PyTorch-side configuration.
     #[error("{message}")]
     Bridge { message: String },

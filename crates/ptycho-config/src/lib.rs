@@ -41,6 +41,7 @@
 //! # Ok::<(), ptycho_config::ConfigError>(())
 //! ```
 
+pub mod accelerator;
 pub mod bridge;
 pub mod bridge_document;
 pub mod choices;
@@ -52,6 +53,7 @@ pub mod inference;
 pub mod legacy;
 pub mod model;
 pub mod overrides;
+pub mod support;
 pub mod torch;
 pub mod training;
 

@@ -41,4 +41,4 @@ pub use memmap::{MemmapConfig, MemmapDataset};
 pub use npz::{Compression, NpzReader, NpzWriter};
 pub use pipeline::{Prepared, prepare_training_data};
 pub use rng::NumpyRandomState;
-pub use simulate::{ObjectKind, ProbeSource, ScanKind, SimulationConfig, simulate};
+pub use simulate::{ObjectKind, ProbeSource, ScanKind, SimulationConfig, simulate, simulate_with};

@@ -1,8 +1,7 @@
 //! Writing evaluation outputs: amplitude / phase images as 8-bit grayscale PNG and reports as
 //! pretty JSON. Every file is written to a temporary file in the destination directory and
-//! renamed into place, so a failure never leaves a half-written output.
+//! renamed into place ([`ptycho_fs`]), so a failure never leaves a half-written output.
 
-use std::io::Write;
 use std::path::Path;
 
 use ndarray::ArrayView2;
@@ -58,11 +57,9 @@ pub fn write_png_gray8(
         let mut encoder = png::Encoder::new(file, w as u32, h as u32);
         encoder.set_color(png::ColorType::Grayscale);
         encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
-        writer
-            .write_image_data(&pixels)
-            .map_err(|e| e.to_string())?;
-        writer.finish().map_err(|e| e.to_string())
+        let mut writer = encoder.write_header().map_err(png_error)?;
+        writer.write_image_data(&pixels).map_err(png_error)?;
+        writer.finish().map_err(png_error)
     })?;
     Ok(used)
 }
@@ -70,33 +67,27 @@ pub fn write_png_gray8(
 /// Writes any serialisable value (e.g. an [`crate::EvalReport`]) as pretty JSON.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomically(path, |file| {
-        serde_json::to_writer_pretty(&mut *file, value).map_err(|e| e.to_string())?;
-        file.write_all(b"\n").map_err(|e| e.to_string())
+        serde_json::to_writer_pretty(&mut *file, value)?;
+        file.write_all(b"\n")
     })
 }
 
+fn png_error(error: png::EncodingError) -> std::io::Error {
+    match error {
+        png::EncodingError::IoError(e) => e,
+        other => std::io::Error::other(other),
+    }
+}
+
+/// Writes `path` atomically with `fill`; errors name the file.
 fn write_atomically(
     path: &Path,
-    fill: impl FnOnce(&mut std::fs::File) -> std::result::Result<(), String>,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> Result<()> {
-    let fail = |detail: String| EvalError::Write {
-        path: path.display().to_string(),
-        detail,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
-        fail(format!(
-            "cannot create a temporary file in {}: {e}",
-            dir.display()
-        ))
-    })?;
-    fill(tmp.as_file_mut()).map_err(fail)?;
-    tmp.as_file_mut().flush().map_err(|e| fail(e.to_string()))?;
-    tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
-    Ok(())
+    ptycho_fs::write_atomically_with(path, fill).map_err(|e| EvalError::Write {
+        path: e.path.display().to_string(),
+        detail: e.source.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! model's own specifications. Every refusal names the config field.
 
 use ptycho_config::{
-    AmpActivation as CfgAmp, Architecture, GradientClipAlgorithm, ModelConfig, ModelType,
-    Optimizer, Scheduler as CfgScheduler, TrainingConfig,
+    AmpActivation as CfgAmp, Architecture, Backend, ExecutionConfig, GradientClipAlgorithm,
+    ModelConfig, ModelType, Optimizer, Scheduler as CfgScheduler, TorchLossMode, TrainingConfig,
+    support,
 };
 
 use crate::error::ModelError;
@@ -85,10 +86,18 @@ impl PhysicsSpec {
 }
 
 impl From<&TrainingConfig> for LossWeights {
+    /// With `backend = "pytorch"` the data term is upstream's PyTorch choice, `torch_loss_mode`
+    /// (`poisson`: the NLL alone, `mae`: the amplitude MAE alone); with `"tensorflow"` it is
+    /// `nll_weight` and `mae_weight`.
     fn from(cfg: &TrainingConfig) -> Self {
+        let (nll_weight, mae_weight) = match (cfg.backend, cfg.torch_loss_mode) {
+            (Backend::Tensorflow, _) => (cfg.nll_weight as f32, cfg.mae_weight as f32),
+            (Backend::Pytorch, TorchLossMode::Poisson) => (1.0, 0.0),
+            (Backend::Pytorch, TorchLossMode::Mae) => (0.0, 1.0),
+        };
         LossWeights {
-            nll_weight: cfg.nll_weight as f32,
-            mae_weight: cfg.mae_weight as f32,
+            nll_weight,
+            mae_weight,
             realspace_weight: cfg.realspace_weight as f32,
             // `tv_weight` exists only in the legacy params map (default 0).
             tv_weight: 0.0,
@@ -98,6 +107,26 @@ impl From<&TrainingConfig> for LossWeights {
 }
 
 impl TrainingSpec {
+    /// Training options of a run: the training config with its execution settings (learning
+    /// rate, early stopping, validation split for `n_groups` groups, and the scheduler and
+    /// gradient clipping when the training config leaves them at their defaults; see
+    /// [`ptycho_config::support`]). The `Default` scheduler means the TF reference callbacks,
+    /// i.e. ReduceLROnPlateau with the config's `plateau_*` values.
+    pub fn from_run_config(
+        cfg: &TrainingConfig,
+        execution: &ExecutionConfig,
+    ) -> Result<Self, ModelError> {
+        let mut merged = cfg.clone();
+        merged.scheduler = support::scheduler(cfg, execution);
+        (merged.gradient_clip_val, merged.gradient_clip_algorithm) =
+            support::gradient_clip(cfg, execution);
+        let mut spec = TrainingSpec::from_config(&merged, execution.learning_rate)?;
+        spec.early_stop_patience = Some(execution.early_stop_patience.max(1));
+        spec.validation_split = execution.validation_fraction(cfg.n_groups);
+        spec.validate()?;
+        Ok(spec)
+    }
+
     /// Training options of a config. `learning_rate` comes from the execution config (upstream
     /// keeps it there); the `Default` scheduler means the TF reference callbacks, i.e.
     /// ReduceLROnPlateau with the config's `plateau_*` values.
@@ -182,6 +211,36 @@ mod tests {
             t.scheduler,
             Scheduler::ReduceOnPlateau { patience: 2, .. }
         ));
+    }
+
+    #[test]
+    fn execution_settings_reach_the_training_spec() {
+        let training = TrainingConfig::default();
+        let execution = ExecutionConfig {
+            scheduler: CfgScheduler::WarmupCosine,
+            gradient_clip_val: Some(2.0),
+            learning_rate: 5e-4,
+            early_stop_patience: 7,
+            validation_split: Some(0.25),
+            ..ExecutionConfig::default()
+        };
+        let t = TrainingSpec::from_run_config(&training, &execution).unwrap();
+        assert!(matches!(t.scheduler, Scheduler::WarmupCosine { .. }));
+        assert_eq!(t.gradient_clip, Some(GradientClip::Norm(2.0)));
+        assert_eq!(
+            (t.learning_rate, t.early_stop_patience, t.validation_split),
+            (5e-4, Some(7), 0.25)
+        );
+        // 512 groups: the automatic split holds out 5 %.
+        let t = TrainingSpec::from_run_config(&training, &ExecutionConfig::default()).unwrap();
+        assert_eq!(t.validation_split, 0.05);
+        let pytorch_mae = TrainingConfig {
+            backend: Backend::Pytorch,
+            torch_loss_mode: TorchLossMode::Mae,
+            ..TrainingConfig::default()
+        };
+        let w = LossWeights::from(&pytorch_mae);
+        assert_eq!((w.nll_weight, w.mae_weight), (0.0, 1.0));
     }
 
     #[test]

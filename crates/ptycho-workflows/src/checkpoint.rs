@@ -11,7 +11,6 @@
 //! Each file is written atomically; the state is written after the bundle, so a checkpoint
 //! interrupted while being written is either the old one or refused as incomplete.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ptycho_model::TrainState;
@@ -43,11 +42,7 @@ fn io_error(path: &Path, source: std::io::Error) -> WorkflowError {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io_error(path, e))?;
-    tmp.write_all(bytes).map_err(|e| io_error(path, e))?;
-    tmp.persist(path).map_err(|e| io_error(path, e.error))?;
-    Ok(())
+    ptycho_fs::write_atomically(path, bytes).map_err(|e| io_error(path, e.source))
 }
 
 /// Writes the training state of a checkpoint into `dir` (which must exist and already hold the

@@ -4,12 +4,14 @@
 //! `update_legacy_dict` before building data or models, and PyTorch-side configs must be
 //! bridged by hand. Here the legacy params are an explicit [`LegacyParams`] value the caller
 //! passes in, and [`resolve_config`] performs both steps for every kind of input: a PyTorch-side
-//! config set is bridged to the canonical config, then the legacy params are updated from the
-//! resulting training config. No global state exists.
+//! config set is bridged to the canonical config (PyTorch's data-loader settings and its
+//! unimplemented inference options dropped with a warning), then the legacy params are updated
+//! from the resulting training config. No global state exists.
 
 use ptycho_config::torch::TorchConfigSet;
 use ptycho_config::{
     ConfigDocument, ExecutionConfig, LegacyParams, Overrides, TrainingConfig, bridge_document,
+    support,
 };
 
 use crate::error::{Result, WorkflowError};
@@ -60,7 +62,8 @@ pub struct ResolvedConfig {
     pub warnings: Vec<String>,
 }
 
-/// Resolves `input` to the canonical config (bridging PyTorch-side configs), validates it and
+/// Resolves `input` to the canonical config (bridging PyTorch-side configs), validates it,
+/// refuses settings this implementation does not run with ([`ptycho_config::support`]) and
 /// writes it into `params` (`update_legacy_dict` semantics: unset values are skipped).
 pub fn resolve_config(input: ConfigInput, params: &mut LegacyParams) -> Result<ResolvedConfig> {
     let resolved = match input {
@@ -79,10 +82,14 @@ pub fn resolve_config(input: ConfigInput, params: &mut LegacyParams) -> Result<R
         ConfigInput::Document(document) => from_document(document, false, Vec::new())?,
         ConfigInput::PyTorch { set, overrides } => {
             let bridged = bridge_document(&set, &overrides)?;
-            from_document(bridged.value, true, bridged.warnings)?
+            let (mut document, mut warnings) = (bridged.value, bridged.warnings);
+            warnings.extend(support::drop_pytorch_only_settings(&mut document.execution));
+            from_document(document, true, warnings)?
         }
     };
     resolved.training.validate()?;
+    resolved.execution.validate()?;
+    support::check_run(&resolved.training, &resolved.execution)?;
     params.update_from(&resolved.training);
     Ok(resolved)
 }

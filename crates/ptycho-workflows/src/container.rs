@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use num_complex::Complex32;
 use ptycho_config::TrainingConfig;
+use ptycho_data::pipeline::numpy_seed;
 use ptycho_data::{
     BatchSource, GroupedData, GroupingParams, LoadOptions, PtychoDataContainer, ScanData,
-    generate_grouped_data, prepare_training_data,
+    generate_grouped_data, prepare_training_data, subsample_indices,
 };
 use ptycho_model::DataGroups;
 
@@ -69,8 +70,49 @@ impl From<PtychoDataContainer> for DataInput {
     }
 }
 
-/// Turns any [`DataInput`] into the container for `config` (its `N`, `gridsize`, `n_groups`,
-/// `nphotons` and seeds). A container or grouped set whose layout differs from the config is
+/// How a training config turns a scan into groups: image-level subsampling (upstream's
+/// `load_data`), the grouping, and the photon scale of the container. An NPZ path and a
+/// loaded scan go through the same steps.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DataPlan {
+    /// Positions sampled before grouping (`n_subsample`, else the deprecated `n_images`).
+    pub n_subsample: Option<usize>,
+    /// The deprecated `n_images` (see `n_subsample`).
+    pub n_images: Option<usize>,
+    /// Seed of the subsampling (`subsample_seed`).
+    pub subsample_seed: Option<u32>,
+    /// The grouping.
+    pub grouping: GroupingParams,
+    /// Mean photons per pattern of the container's intensity scale.
+    pub nphotons: f64,
+}
+
+impl DataPlan {
+    /// The data steps `config` asks for.
+    pub fn new(config: &TrainingConfig) -> Result<Self> {
+        Ok(DataPlan {
+            n_subsample: config.n_subsample,
+            n_images: config.n_images,
+            subsample_seed: numpy_seed("subsample_seed", config.subsample_seed)?,
+            grouping: GroupingParams::from_training_config(config)?,
+            nphotons: config.nphotons,
+        })
+    }
+
+    /// The scan's subsampled positions (all of them without `n_subsample` / `n_images`).
+    pub fn subsample(&self, scan: ScanData) -> Result<ScanData> {
+        let n = scan.n_positions();
+        let idx = subsample_indices(n, self.n_subsample, self.n_images, self.subsample_seed)?;
+        Ok(if idx.len() < n {
+            scan.select(&idx)
+        } else {
+            scan
+        })
+    }
+}
+
+/// Turns any [`DataInput`] into the container for `config` (its `N`, `gridsize`, subsampling,
+/// grouping, `nphotons` and seeds; see [`DataPlan`]). A container or grouped set whose layout differs from the config is
 /// refused rather than silently trained with the wrong model.
 pub fn ensure_container(input: DataInput, config: &TrainingConfig) -> Result<PtychoDataContainer> {
     let container = match input {
@@ -79,9 +121,10 @@ pub fn ensure_container(input: DataInput, config: &TrainingConfig) -> Result<Pty
         }
         DataInput::Raw(scan) => {
             check_layout("raw data patterns", scan.patch_size(), 1, config, false)?;
-            let grouped =
-                generate_grouped_data(&scan, &GroupingParams::from_training_config(config)?)?;
-            PtychoDataContainer::from_grouped(&grouped, &scan.probe, config.nphotons)?
+            let plan = DataPlan::new(config)?;
+            let scan = plan.subsample(scan)?;
+            let grouped = generate_grouped_data(&scan, &plan.grouping)?;
+            PtychoDataContainer::from_grouped(&grouped, &scan.probe, plan.nphotons)?
         }
         DataInput::Grouped { grouped, probe } => {
             let n = grouped.x_full.shape()[2];

@@ -3,59 +3,14 @@
 //! The CPU backend (`flex`) is always built. GPU backends are optional cargo features of this
 //! crate (`wgpu`, `cuda`, forwarded by `ptycho-cli` and the root package), and burn 0.22 picks
 //! the backend at run time from the [`Device`] value, so the model code is the same on all of
-//! them. [`Accelerator::select`] turns a user's choice into a [`ComputeDevice`] or a clear error
-//! that says whether the backend is not compiled in or has no usable device on this machine.
+//! them. [`ComputeDevice::select`] turns a user's choice (the configuration's [`Accelerator`],
+//! shared with `--accelerator`) into a device or a clear error that says whether the backend is
+//! not compiled in or has no usable device on this machine.
 
 use std::fmt;
-use std::str::FromStr;
 
 use burn::tensor::Device;
-
-/// A user's choice of compute device (`--accelerator`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Accelerator {
-    /// The CPU backend (`flex`); always available.
-    #[default]
-    Cpu,
-    /// The portable GPU backend (wgpu: Vulkan, Metal, DX12, or a software Vulkan driver).
-    Wgpu,
-    /// NVIDIA CUDA (driver and NVRTC loaded at run time).
-    Cuda,
-    /// Any GPU backend of this build (CUDA first, then wgpu); an error when none works.
-    Gpu,
-    /// The first GPU backend that works (CUDA, then wgpu), else the CPU.
-    Auto,
-}
-
-/// The spellings [`Accelerator::from_str`] accepts.
-pub const ACCELERATOR_CHOICES: &str = "cpu, wgpu, cuda, gpu, auto";
-
-impl FromStr for Accelerator {
-    type Err = DeviceError;
-
-    fn from_str(value: &str) -> Result<Self, DeviceError> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "cpu" | "flex" => Ok(Self::Cpu),
-            "wgpu" | "vulkan" => Ok(Self::Wgpu),
-            "cuda" => Ok(Self::Cuda),
-            "gpu" => Ok(Self::Gpu),
-            "auto" => Ok(Self::Auto),
-            _ => Err(DeviceError::Unknown(value.to_owned())),
-        }
-    }
-}
-
-impl fmt::Display for Accelerator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Cpu => "cpu",
-            Self::Wgpu => "wgpu",
-            Self::Cuda => "cuda",
-            Self::Gpu => "gpu",
-            Self::Auto => "auto",
-        })
-    }
-}
+pub use ptycho_config::Accelerator;
 
 /// A burn backend this program can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,9 +52,6 @@ impl fmt::Display for Backend {
 /// Why a compute device cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeviceError {
-    /// The accelerator name is not one this program knows.
-    #[error("accelerator: expected one of {ACCELERATOR_CHOICES}, found {0:?}")]
-    Unknown(String),
     /// The backend's cargo feature was not enabled in this build.
     #[error(
         "accelerator {0}: this build has no {0} backend (rebuild with `--features {0}`; the cpu backend is always available)"
@@ -151,14 +103,14 @@ impl Default for ComputeDevice {
     }
 }
 
-impl Accelerator {
-    /// The device of this choice, or why it cannot be had.
-    pub fn select(self) -> Result<ComputeDevice, DeviceError> {
-        match self {
-            Self::Cpu => Ok(ComputeDevice::cpu()),
-            Self::Wgpu => gpu_device(Backend::Wgpu),
-            Self::Cuda => gpu_device(Backend::Cuda),
-            Self::Gpu | Self::Auto => {
+impl ComputeDevice {
+    /// The device of `accelerator`, or why it cannot be had.
+    pub fn select(accelerator: Accelerator) -> Result<ComputeDevice, DeviceError> {
+        match accelerator {
+            Accelerator::Cpu => Ok(ComputeDevice::cpu()),
+            Accelerator::Wgpu => gpu_device(Backend::Wgpu),
+            Accelerator::Cuda => gpu_device(Backend::Cuda),
+            Accelerator::Gpu | Accelerator::Auto => {
                 let mut reasons = Vec::new();
                 for backend in [Backend::Cuda, Backend::Wgpu] {
                     match gpu_device(backend) {
@@ -166,7 +118,7 @@ impl Accelerator {
                         Err(e) => reasons.push(e.to_string()),
                     }
                 }
-                if self == Self::Auto {
+                if accelerator == Accelerator::Auto {
                     Ok(ComputeDevice::cpu())
                 } else {
                     Err(DeviceError::NoGpu(reasons.join("; ")))
@@ -241,29 +193,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accelerator_names_parse_and_print() {
-        for (text, want) in [
-            ("cpu", Accelerator::Cpu),
-            ("CPU", Accelerator::Cpu),
-            ("flex", Accelerator::Cpu),
-            ("wgpu", Accelerator::Wgpu),
-            ("cuda", Accelerator::Cuda),
-            ("gpu", Accelerator::Gpu),
-            (" auto ", Accelerator::Auto),
-        ] {
-            assert_eq!(text.parse::<Accelerator>().unwrap(), want, "{text}");
-        }
-        assert_eq!(Accelerator::Gpu.to_string(), "gpu");
-        let err = "tpu".parse::<Accelerator>().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "accelerator: expected one of cpu, wgpu, cuda, gpu, auto, found \"tpu\""
-        );
-    }
-
-    #[test]
     fn cpu_is_always_available_and_recorded_as_flex() {
-        let device = Accelerator::Cpu.select().unwrap();
+        let device = ComputeDevice::select(Accelerator::Cpu).unwrap();
         assert_eq!(device.backend(), Backend::Flex);
         assert_eq!(device.backend().name(), "flex");
         assert_eq!(*device.device(), Device::flex());
@@ -278,7 +209,7 @@ mod tests {
             if backend.is_compiled() {
                 continue;
             }
-            let err = accelerator.select().unwrap_err();
+            let err = ComputeDevice::select(accelerator).unwrap_err();
             assert_eq!(err, DeviceError::NotCompiled(backend));
             let text = err.to_string();
             assert!(
@@ -291,8 +222,8 @@ mod tests {
 
     #[test]
     fn auto_falls_back_to_the_cpu_and_gpu_does_not() {
-        let auto = Accelerator::Auto.select().unwrap();
-        let gpu = Accelerator::Gpu.select();
+        let auto = ComputeDevice::select(Accelerator::Auto).unwrap();
+        let gpu = ComputeDevice::select(Accelerator::Gpu);
         match gpu {
             // Some GPU backend works here: auto picks the same one.
             Ok(gpu) => assert_eq!(auto.backend(), gpu.backend()),

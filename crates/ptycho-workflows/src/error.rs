@@ -24,6 +24,9 @@ pub enum WorkflowError {
     /// Stitching, metrics or image export failed.
     #[error(transparent)]
     Eval(#[from] ptycho_eval::EvalError),
+    /// `MLFLOW_TRACKING_URI` names nothing this program can log to.
+    #[error(transparent)]
+    Tracking(#[from] crate::tracking::TrackingError),
     /// Model weights could not be converted to or from named tensors.
     #[error("weights: {0}")]
     Weights(String),

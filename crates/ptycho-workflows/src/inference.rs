@@ -14,14 +14,14 @@ use ndarray::Array3;
 use num_complex::Complex32;
 use ptycho_bundle::{LoadOptions, LoadedBundle, ModelRole, TensorMap, load_bundle_with};
 use ptycho_config::TrainingConfig;
-use ptycho_data::{BatchSource, PtychoDataContainer};
+use ptycho_data::{BatchSource, PtychoDataContainer, ScanData};
 use ptycho_eval::{
     CanvasAnchor, DEFAULT_STITCH_CROP, PatchWeighting, ScanPosition, StitchGeometry,
     StitchedObject, Stitcher,
 };
 use ptycho_model::{DeviceBatch, GroupBatch, GroupSource, HostProbe, Physics, Pinn};
 
-use crate::container::ContainerGroups;
+use crate::container::{ContainerGroups, DataInput, ensure_container};
 use crate::device::{Backend, ComputeDevice};
 use crate::error::{Result, WorkflowError};
 use crate::weights::{
@@ -216,6 +216,44 @@ impl InferenceModel {
         container: &PtychoDataContainer,
         batch_size: usize,
     ) -> Result<Reconstruction> {
+        self.reconstruct_with(container, batch_size, &mut |_, _| {})
+    }
+
+    /// The container of `scan` to reconstruct: every scan position for gridsize 1, else the
+    /// bundle's `n_groups` groups, unless `n_groups` asks for another count. Refuses patterns of
+    /// another size than the model's, naming the crop or binning that would fit.
+    pub fn prepare_scan(
+        &self,
+        scan: ScanData,
+        n_groups: Option<usize>,
+    ) -> Result<PtychoDataContainer> {
+        let mut config = self.config.clone();
+        let n = config.model.N;
+        if scan.patch_size() != n {
+            return Err(WorkflowError::mismatch(
+                "diffraction pattern size",
+                format!(
+                    "{n}x{n} as the model was trained (crop or bin the data to {n}: binning by {} fits)",
+                    (scan.patch_size() / n.max(1)).max(1)
+                ),
+                format!("{0}x{0}", scan.patch_size()),
+            ));
+        }
+        config.n_groups = match (n_groups, config.model.gridsize) {
+            (Some(groups), _) => groups,
+            (None, 1) => scan.n_positions(),
+            (None, _) => config.n_groups,
+        };
+        ensure_container(DataInput::Raw(scan), &config)
+    }
+
+    /// [`InferenceModel::reconstruct`], calling `on_batch(done, total)` after every batch.
+    pub fn reconstruct_with(
+        &self,
+        container: &PtychoDataContainer,
+        batch_size: usize,
+        on_batch: &mut dyn FnMut(usize, usize),
+    ) -> Result<Reconstruction> {
         let spec = self.physics.spec();
         let (n, c) = (spec.n, spec.channels());
         if container.patch_size() != n || container.channels() != c {
@@ -249,6 +287,7 @@ impl InferenceModel {
                     *value = Complex32::new(re[p], im[p]);
                 }
             }
+            on_batch(chunk[chunk.len() - 1] + 1, groups);
         }
         let offsets = &container.global_offsets;
         let positions = (0..groups)

@@ -13,6 +13,13 @@
 //!   [`Reconstruction::stitch`]: whole-field stitching.
 //! * [`run_cdi_example`]: train, save, optionally stitch, write images and metrics.
 //!
+//! Computing is separate from writing files: [`train_cdi_model_observed`] and
+//! [`reconstruct_and_stitch`] write nothing (except checkpoints when
+//! [`TrainOptions::checkpoints`] asks for them); a [`TrainObserver`] receives progress and every
+//! epoch's end, and a [`CancelToken`] stops training between steps, so a GUI or a Python caller
+//! can drive a run. Options structs are `#[non_exhaustive]`: build them from `Default` (or
+//! `new`) and the `with_*` methods.
+//!
 //! ```no_run
 //! use ptycho_config::{LegacyParams, TrainingConfig, ModelConfig};
 //! use ptycho_workflows::{DataInput, RunOptions, run_cdi_example};
@@ -31,6 +38,7 @@
 //! ```
 
 pub mod checkpoint;
+pub mod checkpointing;
 pub mod config;
 pub mod container;
 pub mod device;
@@ -39,19 +47,32 @@ pub mod inference;
 pub mod lines;
 pub mod lines_run;
 pub mod outputs;
+pub mod plan;
 pub mod refine;
 pub mod run;
+pub mod tracking;
 pub mod training;
 pub mod weights;
 
+pub use checkpointing::{CheckpointPolicy, CheckpointWriter, Monitor};
 pub use config::{ConfigInput, ResolvedConfig, resolve_config};
-pub use container::{ContainerGroups, DataInput, ensure_container};
+pub use container::{ContainerGroups, DataInput, DataPlan, ensure_container};
 pub use device::{Accelerator, Backend, ComputeDevice, DeviceError};
 pub use error::{Result, WorkflowError};
 pub use inference::{
     DEFAULT_INFERENCE_BATCH, InferenceModel, Reconstruction, StitchWeighting, default_stitch_crop,
 };
+pub use plan::{InferencePlan, RunPlan};
 pub use ptycho_model::RefineSpec;
+pub use ptycho_model::{
+    CancelToken, EpochEnd, ObserverError, Observers, RunEnd, RunStart, StepProgress, TrainObserver,
+};
 pub use refine::{REFINED_DIR, RefinedObject, refine_scan, write_refined};
-pub use run::{RunOptions, RunOutcome, StitchResult, reconstruct_and_write, run_cdi_example};
-pub use training::{TrainOptions, TrainResults, TrainedModel, host_probe, train_cdi_model};
+pub use run::{
+    ReconstructOptions, RunOptions, RunOutcome, StitchResult, reconstruct_and_stitch,
+    reconstruct_and_write, run_cdi_example, run_cdi_example_observed, write_stitch_result,
+};
+pub use training::{
+    BundleParts, TrainOptions, TrainResults, TrainedModel, host_probe, train_cdi_model,
+    train_cdi_model_observed,
+};

@@ -29,8 +29,8 @@ use ptycho_eval::export::{write_json, write_png_gray8};
 use ptycho_eval::{
     EvalOptions, EvalReport, GridScan, clip_ground_truth, evaluate_reconstruction, stitch_grid,
 };
-use ptycho_model::HostProbe;
 use ptycho_model::physics::probe::disk_mask;
+use ptycho_model::{HostProbe, TrainObserver};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigInput, resolve_config};
@@ -39,7 +39,7 @@ use crate::error::{Result, WorkflowError};
 use crate::inference::DEFAULT_INFERENCE_BATCH;
 use crate::lines::{LinesBenchmarkConfig, LinesCost, LinesScale, PaperReference};
 use crate::outputs::write_history;
-use crate::training::{TrainOptions, train_cdi_model};
+use crate::training::{TrainOptions, train_cdi_model_observed};
 
 /// The metrics file.
 pub const LINES_METRICS_JSON: &str = "metrics.json";
@@ -223,11 +223,12 @@ pub fn lines_training_config(config: &LinesBenchmarkConfig, train_groups: usize)
     }
 }
 
-/// Runs the benchmark into `output_dir`; `log` receives one line per stage.
+/// Runs the benchmark into `output_dir`; `log` receives one line per stage and `observer` the
+/// training progress.
 pub fn run_lines_benchmark(
     config: &LinesBenchmarkConfig,
     output_dir: &Path,
-    progress: bool,
+    observer: &mut dyn TrainObserver,
     log: &mut dyn FnMut(&str),
 ) -> Result<LinesOutcome> {
     config.validate()?;
@@ -264,19 +265,14 @@ pub fn run_lines_benchmark(
     let training = lines_training_config(config, train.grouped.len());
     let execution = ExecutionConfig {
         learning_rate: config.learning_rate,
-        enable_progress_bar: progress,
         early_stop_patience: config.early_stop_patience,
         ..ExecutionConfig::default()
     };
     let mut params = LegacyParams::with_defaults();
     let resolved = resolve_config(ConfigInput::WithExecution(training, execution), &mut params)?;
-    let options = TrainOptions {
-        progress,
-        seed: Some(config.seed),
-        ..TrainOptions::default()
-    };
+    let options = TrainOptions::default().with_seed(config.seed);
     let t_train = Instant::now();
-    let results = train_cdi_model(
+    let results = train_cdi_model_observed(
         DataInput::Grouped {
             grouped: train.grouped,
             probe: probe.clone(),
@@ -287,6 +283,7 @@ pub fn run_lines_benchmark(
         }),
         &resolved,
         &options,
+        observer,
     )?;
     let training_s = t_train.elapsed().as_secs_f64();
     let trained = results.trained;
@@ -420,9 +417,12 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let config = LinesBenchmarkConfig::preset(LinesScale::Smoke, gs);
             let mut lines = Vec::new();
-            let outcome = run_lines_benchmark(&config, dir.path(), false, &mut |l| {
-                lines.push(l.to_string())
-            })
+            let outcome = run_lines_benchmark(
+                &config,
+                dir.path(),
+                &mut ptycho_model::train::NoObserver,
+                &mut |l| lines.push(l.to_string()),
+            )
             .unwrap();
             assert!(
                 lines.iter().any(|l| l.starts_with("simulated")),
@@ -518,7 +518,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut config = LinesBenchmarkConfig::preset(LinesScale::Smoke, 1);
         config.epochs = 0;
-        let err = run_lines_benchmark(&config, dir.path(), false, &mut |_| {}).unwrap_err();
+        let err = run_lines_benchmark(
+            &config,
+            dir.path(),
+            &mut ptycho_model::train::NoObserver,
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "lines benchmark epochs: expected >= 1, found 0"

@@ -3,7 +3,6 @@
 //! metadata, and the metrics JSON.
 
 use std::f32::consts::PI;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
@@ -67,18 +66,13 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> WorkflowError + '_ {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder.
+/// Writes `bytes` to `path` through a temporary file in the same folder ([`ptycho_fs`]),
+/// creating the folder if needed.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let err = io_error(path);
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(&err)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(&err)?;
-    tmp.write_all(bytes).map_err(&err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io_error(path))?;
+    }
+    ptycho_fs::write_atomically(path, bytes).map_err(|e| io_error(path)(e.source))
 }
 
 /// Writes the loss history as CSV (`epoch,loss,val_loss,learning_rate,log_scale,seconds`) and

@@ -8,36 +8,110 @@ use ptycho_bundle::{
 };
 use ptycho_config::TrainingConfig;
 use ptycho_data::PtychoDataContainer;
+use ptycho_model::train::NoObserver;
 use ptycho_model::{
-    GeneratorSpec, HostProbe, Physics, PhysicsSpec, Pinn, TrainState, TrainingHistory,
-    TrainingSpec, train_from,
+    CancelToken, GeneratorSpec, HostProbe, Observers, Physics, PhysicsSpec, Pinn, TrainHooks,
+    TrainObserver, TrainState, TrainingHistory, TrainingSpec, train_observed,
 };
 
 use crate::checkpoint;
+use crate::checkpointing::{CheckpointPolicy, CheckpointWriter, complete_checkpoint, replace_dir};
 use crate::config::ResolvedConfig;
 use crate::container::{ContainerGroups, DataInput, ensure_container};
-use crate::device::ComputeDevice;
+use crate::device::{Backend, ComputeDevice};
 use crate::error::{Result, WorkflowError};
 use crate::inference::InferenceModel;
 use crate::weights::{
     apply_module_tensors, build_model, bundle_maps, bundle_schema, model_specs, refined_probe,
 };
 
-/// Options of a training run that are not part of the model's config.
+/// Options of a training run that are not part of the model's config. Built with
+/// [`TrainOptions::default`] and the `with_*` methods, so new options do not break callers.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct TrainOptions {
-    /// Draw a progress bar on stderr (also needs `execution.enable_progress_bar`).
-    pub progress: bool,
     /// Seed of the weight initialisation and shuffling; `None`: `subsample_seed`, else 42.
     pub seed: Option<u64>,
     /// Continue from this checkpoint directory (see [`crate::checkpoint`]): its weights,
     /// optimizer state, learning rate, early-stopping memory and history; epochs continue
     /// from where it stopped up to `nepochs`.
     pub resume: Option<PathBuf>,
-    /// Validation fraction held out at the end; `None`: the loop's default (5 %).
-    pub validation_split: Option<f64>,
-    /// Where to train (see [`crate::Accelerator::select`]); the default is the CPU.
+    /// Where to train (see [`crate::Accelerator`]); the default is the CPU.
     pub device: ComputeDevice,
+    /// Write checkpoints under this directory while training (`last`, `best`; see
+    /// [`crate::checkpointing`]) as `execution.enable_checkpointing` and its companions say;
+    /// `None`: no checkpoint is written (a library caller's default: nothing touches the disk).
+    pub checkpoints: Option<PathBuf>,
+    /// Set from another thread to stop training before its next step.
+    pub cancel: CancelToken,
+}
+
+impl TrainOptions {
+    /// The same options with this seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The same options, continuing checkpoint `dir`.
+    pub fn with_resume(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.resume = Some(dir.into());
+        self
+    }
+
+    /// The same options on `device`.
+    pub fn with_device(mut self, device: ComputeDevice) -> Self {
+        self.device = device;
+        self
+    }
+
+    /// The same options, writing checkpoints under `dir`.
+    pub fn with_checkpoints(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.checkpoints = Some(dir.into());
+        self
+    }
+
+    /// The same options, stopped by `cancel`.
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+}
+
+/// What a bundle is made of besides the weights: enough to save any epoch's weights of a run.
+#[derive(Debug, Clone)]
+pub struct BundleParts {
+    /// The exact training config.
+    pub config: TrainingConfig,
+    /// Physics of the run.
+    pub physics: PhysicsSpec,
+    /// The training probe (before normalisation).
+    pub probe: HostProbe,
+    /// The backend the weights were trained on.
+    pub backend: Backend,
+}
+
+impl BundleParts {
+    /// Saves `model` as a bundle (`wts.h5.zip`) under `target` (a directory or a `.zip` path);
+    /// returns the archive path.
+    pub fn save(&self, model: &Pinn, target: &Path) -> Result<PathBuf> {
+        let (inference, full) = bundle_maps(model, &self.physics, &self.probe)?;
+        let contents = BundleContents {
+            config: &self.config,
+            intensity_scale: intensity_scale_of(model),
+            diffraction_to_obj: &inference,
+            autoencoder: &full,
+        };
+        let options = SaveOptions::new(self.backend.name())
+            .crate_version("ptycho-workflows", env!("CARGO_PKG_VERSION"))
+            .crate_version("burn", "0.22.1");
+        Ok(save_bundle(target, &contents, &options)?)
+    }
+}
+
+/// `exp(log_scale)` of a model.
+fn intensity_scale_of(model: &Pinn) -> f64 {
+    (model.log_scale.val().into_scalar::<f32>() as f64).exp()
 }
 
 /// A trained model with the state needed to save it and to reconstruct with it.
@@ -66,7 +140,7 @@ pub struct TrainedModel {
 impl TrainedModel {
     /// The trained intensity scale `exp(log_scale)` (what the bundle records).
     pub fn trained_intensity_scale(&self) -> f64 {
-        (self.model.log_scale.val().into_scalar::<f32>() as f64).exp()
+        intensity_scale_of(&self.model)
     }
 
     /// The refined probe in the units of the data's `probeGuess` (`probe_trainable`), or `None`
@@ -75,32 +149,45 @@ impl TrainedModel {
         refined_probe(&self.model, &self.probe, self.physics.probe_scale)
     }
 
+    /// What a bundle of this run holds besides the weights.
+    pub fn bundle_parts(&self) -> BundleParts {
+        BundleParts {
+            config: self.config.clone(),
+            physics: self.physics.clone(),
+            probe: self.probe.clone(),
+            backend: self.device.backend(),
+        }
+    }
+
     /// Saves the bundle (`wts.h5.zip`) under `target` (a directory or a `.zip` path) with the
     /// real weights of this model; returns the archive path.
     pub fn save(&self, target: &Path) -> Result<PathBuf> {
-        let (inference, full) = bundle_maps(&self.model, &self.physics, &self.probe)?;
-        let contents = BundleContents {
-            config: &self.config,
-            intensity_scale: self.trained_intensity_scale(),
-            diffraction_to_obj: &inference,
-            autoencoder: &full,
-        };
-        let options = SaveOptions::new(self.device.backend().name())
-            .crate_version("ptycho-workflows", env!("CARGO_PKG_VERSION"))
-            .crate_version("burn", "0.22.1");
-        Ok(save_bundle(target, &contents, &options)?)
+        self.bundle_parts().save(&self.model, target)
     }
 
-    /// Saves a checkpoint directory `dir` (bundle, training state, optimizer state) that
-    /// [`TrainOptions::resume`] continues from; returns the bundle path.
+    /// Saves checkpoint directory `dir` (bundle, training state, optimizer state) that
+    /// [`TrainOptions::resume`] continues from, swapped in whole (see
+    /// [`crate::checkpointing::replace_dir`]); returns the bundle path.
     pub fn save_checkpoint(&self, dir: &Path) -> Result<PathBuf> {
-        std::fs::create_dir_all(dir).map_err(|source| WorkflowError::Io {
-            path: dir.to_path_buf(),
+        let (root, name) = match (dir.parent(), dir.file_name()) {
+            (Some(root), Some(name)) => (root, name.to_string_lossy()),
+            _ => {
+                return Err(WorkflowError::Checkpoint {
+                    path: dir.to_path_buf(),
+                    problem: "expected a directory path with a name".to_owned(),
+                });
+            }
+        };
+        std::fs::create_dir_all(root).map_err(|source| WorkflowError::Io {
+            path: root.to_path_buf(),
             source,
         })?;
-        let bundle = self.save(dir)?;
-        checkpoint::write_train_state(dir, self.seed, &self.train_state)?;
-        Ok(bundle)
+        let parts = self.bundle_parts();
+        let dir = replace_dir(root, &name, |partial| {
+            parts.save(&self.model, partial)?;
+            checkpoint::write_train_state(partial, self.seed, &self.train_state)
+        })?;
+        Ok(dir.join(ptycho_bundle::ARCHIVE_NAME))
     }
 
     /// The inference model of these weights (object branch only, on the training device
@@ -140,6 +227,18 @@ pub fn train_cdi_model(
     config: &ResolvedConfig,
     options: &TrainOptions,
 ) -> Result<TrainResults> {
+    train_cdi_model_observed(train_data, test_data, config, options, &mut NoObserver)
+}
+
+/// [`train_cdi_model`] reporting progress and every epoch's end to `observer` (a progress bar,
+/// a tracker, a GUI); checkpoints are written when `options.checkpoints` is set.
+pub fn train_cdi_model_observed(
+    train_data: DataInput,
+    test_data: Option<DataInput>,
+    config: &ResolvedConfig,
+    options: &TrainOptions,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainResults> {
     let cfg = &config.training;
     let train_container = ensure_container(train_data, cfg)?;
     let test_container = test_data.map(|d| ensure_container(d, cfg)).transpose()?;
@@ -161,13 +260,35 @@ pub fn train_cdi_model(
     };
     let mut spec = TrainingSpec::from_config(cfg, config.execution.learning_rate)?;
     spec.seed = seed;
-    spec.progress = options.progress && config.execution.enable_progress_bar;
     spec.early_stop_patience = Some(config.execution.early_stop_patience.max(1));
-    if let Some(split) = options.validation_split {
-        spec.validation_split = split;
+    spec.validation_split = config.execution.validation_fraction(cfg.n_groups);
+    let parts = BundleParts {
+        config: cfg.clone(),
+        physics: physics_spec.clone(),
+        probe: probe.clone(),
+        backend: options.device.backend(),
+    };
+    let mut writer = match (
+        &options.checkpoints,
+        CheckpointPolicy::from_config(&config.execution)?,
+    ) {
+        (Some(root), Some(policy)) => Some(CheckpointWriter::new(
+            root,
+            policy,
+            parts,
+            seed,
+            resume.as_ref().map(|r| &r.history),
+        )),
+        _ => None,
+    };
+    let mut observers = Observers::new().with(observer);
+    if let Some(writer) = writer.as_mut() {
+        observers.push(writer);
     }
+    let hooks = TrainHooks::new(&mut observers).with_cancel(options.cancel.clone());
     let source = ContainerGroups::new(&train_container);
-    let (model, train_state) = train_from(model, &physics, &source, &spec, &device, resume)?;
+    let (model, train_state) =
+        train_observed(model, &physics, &source, &spec, &device, resume, hooks)?;
     let history = train_state.history.clone();
     Ok(TrainResults {
         trained: TrainedModel {
@@ -195,7 +316,7 @@ fn resume_from(
     cfg: &TrainingConfig,
     seed: u64,
 ) -> Result<TrainState> {
-    let dir = checkpoint::checkpoint_dir(checkpoint);
+    let dir = complete_checkpoint(&checkpoint::checkpoint_dir(checkpoint));
     let (saved_seed, state) = checkpoint::read_train_state(&dir)?;
     let loaded = load_bundle_with(&dir, &LoadOptions::default(), bundle_schema)?;
     let refuse = |problem: String| WorkflowError::Checkpoint {

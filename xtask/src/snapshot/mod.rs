@@ -247,15 +247,13 @@ fn accept_all(root: &Path, generators: &[&Generator]) -> Result<()> {
     Ok(())
 }
 
-/// Writes through a temporary file in the same directory, so a baseline is never half-written.
+/// Writes through a temporary file in the same directory ([`ptycho_fs`]), so a baseline is
+/// never half-written; creates the directory if needed.
 pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
     let dir = path
         .parent()
         .context("a file path has a parent directory")?;
-    std::fs::create_dir_all(dir)?;
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut file, text.as_bytes())?;
-    file.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    ptycho_fs::write_atomically(path, text.as_bytes())?;
     Ok(())
 }

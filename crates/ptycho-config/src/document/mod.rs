@@ -9,7 +9,10 @@
 //!   mapping (which wins), plus execution fields such as `learning_rate`.
 //!
 //! Every key is checked: an unknown key is an error naming the nearest valid key. Every load
-//! ends with validation, so a loaded document is always valid.
+//! ends with validation, so a loaded document is always valid; [`ConfigDocument::load`] and
+//! [`ConfigDocument::parse`] also apply the support rules ([`crate::support`]), so what they
+//! return holds only values this implementation runs with (`*_upstream` skip those, to inspect
+//! and convert upstream configurations).
 
 mod overrides;
 mod parse;
@@ -57,18 +60,40 @@ impl ConfigDocument {
         }
     }
 
-    /// Reads, parses and validates a file; errors name the file.
+    /// Reads, parses and validates a file and refuses values this implementation does not run
+    /// with ([`crate::support`]); errors name the file.
     pub fn load(path: &Path) -> Result<Loaded<ConfigDocument>> {
+        let loaded = ConfigDocument::load_upstream(path)?;
+        loaded
+            .value
+            .check_supported()
+            .map_err(|e| e.in_file(path))?;
+        Ok(loaded)
+    }
+
+    /// Parses and validates text in `format` and refuses values this implementation does not
+    /// run with ([`crate::support`]).
+    pub fn parse(text: &str, format: Format) -> Result<Loaded<ConfigDocument>> {
+        let loaded = ConfigDocument::parse_upstream(text, format)?;
+        loaded.value.check_supported()?;
+        Ok(loaded)
+    }
+
+    /// [`ConfigDocument::load`] with upstream's rules only: a configuration upstream accepts,
+    /// including values this implementation does not run with, for inspecting and converting
+    /// it (legacy params, saving in another format).
+    pub fn load_upstream(path: &Path) -> Result<Loaded<ConfigDocument>> {
         let format = Format::from_path(path)?;
         let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
             path: path.to_path_buf(),
             reason,
         })?;
-        ConfigDocument::parse(&text, format).map_err(|e| e.in_file(path))
+        ConfigDocument::parse_upstream(&text, format).map_err(|e| e.in_file(path))
     }
 
-    /// Parses and validates text in `format`.
-    pub fn parse(text: &str, format: Format) -> Result<Loaded<ConfigDocument>> {
+    /// [`ConfigDocument::parse`] with upstream's rules only (see
+    /// [`ConfigDocument::load_upstream`]).
+    pub fn parse_upstream(text: &str, format: Format) -> Result<Loaded<ConfigDocument>> {
         let root = match format.parse(text)? {
             Value::Object(map) => map,
             Value::Null => Map::new(),
@@ -120,6 +145,13 @@ impl ConfigDocument {
             inference.validate()?;
         }
         self.execution.validate()
+    }
+
+    /// Refuses values this implementation does not run with (see [`crate::support`]);
+    /// [`ConfigDocument::load`], [`ConfigDocument::parse`] and
+    /// [`ConfigDocument::with_overrides`] run it after [`ConfigDocument::validate`].
+    pub fn check_supported(&self) -> Result<()> {
+        crate::support::check_document(self)
     }
 
     /// The sectioned form as a generic value (unset values omitted; the execution section only
@@ -190,21 +222,13 @@ impl ConfigDocument {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory.
+/// Writes `bytes` to `path` atomically (temporary file in the same directory, then rename; see
+/// [`ptycho_fs`]); the directory must exist.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let write_error = |reason: std::io::Error| ConfigError::Write {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(write_error)?;
-    file.write_all(bytes).map_err(write_error)?;
-    file.persist(path).map_err(|e| write_error(e.error))?;
-    Ok(())
+    ptycho_fs::write_atomically(path, bytes).map_err(|e| ConfigError::Write {
+        path: e.path,
+        reason: e.source,
+    })
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Value {

@@ -72,10 +72,19 @@ fn targets(key: &str) -> Result<(Vec<&'static str>, &str)> {
 }
 
 impl ConfigDocument {
-    /// The document with `overrides` laid over it, re-validated. A key applies to every
-    /// section of this document that has such a field (`training.X` / `inference.X` / ...
-    /// pick one); a key whose sections the document lacks is an error naming the section.
+    /// The document with `overrides` laid over it, re-validated and checked against what this
+    /// implementation runs with ([`crate::support`]). A key applies to every section of this
+    /// document that has such a field (`training.X` / `inference.X` / ... pick one); a key whose
+    /// sections the document lacks is an error naming the section.
     pub fn with_overrides(&self, overrides: &Overrides) -> Result<Loaded<ConfigDocument>> {
+        let loaded = self.with_overrides_upstream(overrides)?;
+        loaded.value.check_supported()?;
+        Ok(loaded)
+    }
+
+    /// [`ConfigDocument::with_overrides`] with upstream's rules only (see
+    /// [`ConfigDocument::load_upstream`]).
+    pub fn with_overrides_upstream(&self, overrides: &Overrides) -> Result<Loaded<ConfigDocument>> {
         let mut root = match self.to_value() {
             Value::Object(map) => map,
             _ => Map::new(),

@@ -7,8 +7,8 @@
 
 mod write;
 
-pub(crate) use write::publish_permissions;
 pub use write::{Compression, NpzElement, NpzWriter};
+pub(crate) use write::{publish_permissions, write_error};
 
 use std::fs::File;
 use std::io::BufReader;

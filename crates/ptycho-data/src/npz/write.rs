@@ -2,11 +2,11 @@
 //! (deflate), written to a temporary file and renamed into place, with fixed zip timestamps so the
 //! same arrays give the same file.
 
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use npyz::WriterBuilder;
 use num_complex::{Complex32, Complex64};
+use ptycho_fs::{AtomicFile, AtomicWriteError};
 
 use crate::error::{DataError, Result};
 
@@ -33,12 +33,12 @@ impl NpzElement for u8 {}
 impl NpzElement for Complex32 {}
 impl NpzElement for Complex64 {}
 
-/// Writes an `.npz` atomically: members go to a temporary file in the target directory, which is
-/// renamed onto the target by [`NpzWriter::finish`]. Dropping the writer unfinished leaves the
-/// target untouched.
+/// Writes an `.npz` atomically: members go to a temporary file in the target directory (which
+/// must exist), which is synced and renamed onto the target by [`NpzWriter::finish`]. Dropping
+/// the writer unfinished leaves the target untouched.
 pub struct NpzWriter {
     path: PathBuf,
-    inner: zip::ZipWriter<BufWriter<tempfile::NamedTempFile>>,
+    inner: zip::ZipWriter<AtomicFile>,
     compression: Compression,
 }
 
@@ -55,14 +55,9 @@ impl NpzWriter {
     /// Starts writing `path` (created or replaced on [`NpzWriter::finish`]).
     pub fn create(path: impl AsRef<Path>, compression: Compression) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let tmp = tempfile::NamedTempFile::new_in(&dir)
-            .map_err(|e| DataError::io(&path, "cannot create a temporary file next to", e))?;
+        let file = AtomicFile::create(&path).map_err(write_error)?;
         Ok(NpzWriter {
-            inner: zip::ZipWriter::new(BufWriter::new(tmp)),
+            inner: zip::ZipWriter::new(file),
             path,
             compression,
         })
@@ -104,23 +99,19 @@ impl NpzWriter {
         w.finish().map_err(err)
     }
 
-    /// Finishes the archive and renames it onto the target path.
+    /// Finishes the archive, syncs it and renames it onto the target path.
     pub fn finish(self) -> Result<()> {
-        let path = self.path.clone();
-        let buf = self
+        let file = self
             .inner
             .finish()
-            .map_err(|e| DataError::io(&path, "cannot finish", std::io::Error::other(e)))?;
-        let mut tmp = buf
-            .into_inner()
-            .map_err(|e| DataError::io(&path, "cannot flush", e.into_error()))?;
-        tmp.flush()
-            .map_err(|e| DataError::io(&path, "cannot flush", e))?;
-        publish_permissions(tmp.path(), false);
-        tmp.persist(&path)
-            .map_err(|e| DataError::io(&path, "cannot rename the finished file onto", e.error))?;
-        Ok(())
+            .map_err(|e| DataError::io(&self.path, "cannot finish", std::io::Error::other(e)))?;
+        file.commit().map_err(write_error)
     }
+}
+
+/// An atomic write's error as this crate's: the file, then what went wrong.
+pub(crate) fn write_error(error: AtomicWriteError) -> DataError {
+    DataError::io(&error.path, "cannot write", error.source)
 }
 
 /// Gives a finished output the usual permissions (temporary files are created owner-only):

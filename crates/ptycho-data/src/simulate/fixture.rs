@@ -84,17 +84,7 @@ pub fn write_dataset_with_manifest(
     };
     let json_path = npz_path.with_extension("json");
     let text = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";
-    let dir = json_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| DataError::io(&json_path, "cannot create a temporary file next to", e))?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes())
-        .map_err(|e| DataError::io(&json_path, "cannot write", e))?;
-    crate::npz::publish_permissions(tmp.path(), false);
-    tmp.persist(&json_path)
-        .map_err(|e| DataError::io(&json_path, "cannot rename onto", e.error))?;
+    ptycho_fs::write_atomically(&json_path, text.as_bytes()).map_err(crate::npz::write_error)?;
     Ok(manifest)
 }
 

@@ -184,6 +184,15 @@ fn scan_positions(
 
 /// Simulates a canonical scan with ground truth (`objectGuess`, `Y`).
 pub fn simulate(cfg: &SimulationConfig) -> Result<ScanData> {
+    simulate_with(cfg, &mut |_, _| {})
+}
+
+/// [`simulate`], calling `on_pattern(done, total)` after every diffraction pattern (progress for
+/// large scans).
+pub fn simulate_with(
+    cfg: &SimulationConfig,
+    on_pattern: &mut dyn FnMut(usize, usize),
+) -> Result<ScanData> {
     if cfg.n_images == 0 {
         return Err(DataError::parameter("n_images", ">= 1", 0));
     }
@@ -253,6 +262,7 @@ pub fn simulate(cfg: &SimulationConfig) -> Result<ScanData> {
             };
             out[[r, c]] = (counts.sqrt() / s) as f32;
         }
+        on_pattern(i + 1, patches.len());
     }
     let y_patches = Array3::from_shape_fn((patches.len(), n, n), |(i, r, c)| patches[i][[r, c]]);
     let m = x.len();

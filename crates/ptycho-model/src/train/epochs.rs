@@ -11,8 +11,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::observer::{EpochEnd, RunStart, StepProgress, TrainObserver, eta};
 use super::{
-    CancelToken, EarlyStopping, EpochRecord, LrSchedule, TrainState, TrainingHistory,
-    TrainingSpec, check_resumable, clip_gradients, with_stable_param_ids,
+    CancelToken, EarlyStopping, EpochRecord, LrSchedule, TrainState, TrainingHistory, TrainingSpec,
+    check_resumable, clip_gradients, with_stable_param_ids,
 };
 use crate::batch::{DeviceBatch, GroupBatch, GroupSource};
 use crate::error::ModelError;
@@ -165,7 +165,7 @@ impl<'a> EpochLoop<'a> {
         cancel: &CancelToken,
     ) -> Result<(Pinn, EpochSteps), ModelError> {
         let started = Instant::now();
-        let (spec, source, physics) = (self.spec, self.source, self.physics);
+        let (spec, source) = (self.spec, self.source);
         let learning_rate = self.schedule.lr();
         let mut order = self.train_idx.clone();
         if spec.shuffle {
@@ -181,17 +181,8 @@ impl<'a> EpochLoop<'a> {
             if cancel.is_cancelled() {
                 return Err(ModelError::Cancelled { epoch, step });
             }
-            source.fill(chunk, &mut self.host)?;
-            let batch = DeviceBatch::new(&self.host, physics, self.device)?;
-            let out = model.forward(physics, &batch);
-            let terms = weighted_loss(
-                &out,
-                &batch,
-                physics.spec().intensity_scale,
-                &spec.loss_weights,
-                self.centre_mask.clone(),
-            )?;
-            let value = terms.total.clone().into_scalar::<f32>() as f64;
+            let total = self.batch_loss(&model, chunk)?;
+            let value = total.clone().into_scalar::<f32>() as f64;
             if !value.is_finite() {
                 return Err(ModelError::Diverged {
                     loss: value,
@@ -199,7 +190,7 @@ impl<'a> EpochLoop<'a> {
                     step,
                 });
             }
-            let mut grads = GradientsParams::from_grads(terms.total.backward(), &model);
+            let mut grads = GradientsParams::from_grads(total.backward(), &model);
             if let Some(clip) = spec.gradient_clip {
                 clip_gradients(&model, &mut grads, clip);
             }
@@ -253,7 +244,8 @@ impl<'a> EpochLoop<'a> {
             patterns_per_second: (steps.seen * self.source.channels()) as f64 / seconds,
             seconds,
         });
-        self.schedule.end_epoch(epoch, val_loss.unwrap_or(steps.loss));
+        self.schedule
+            .end_epoch(epoch, val_loss.unwrap_or(steps.loss));
         let stop = self
             .early
             .as_mut()
@@ -307,21 +299,26 @@ impl<'a> EpochLoop<'a> {
     /// Sample-weighted mean loss over the validation groups, without updating the model.
     fn validation_loss(&mut self, model: &Pinn) -> Result<f64, ModelError> {
         let (mut sum, mut seen) = (0.0f64, 0usize);
-        let physics = self.physics;
-        for chunk in self.val_idx.chunks(self.spec.batch_size) {
-            self.source.fill(chunk, &mut self.host)?;
-            let batch = DeviceBatch::new(&self.host, physics, self.device)?;
-            let out = model.forward(physics, &batch);
-            let terms = weighted_loss(
-                &out,
-                &batch,
-                physics.spec().intensity_scale,
-                &self.spec.loss_weights,
-                self.centre_mask.clone(),
-            )?;
-            sum += terms.total.into_scalar::<f32>() as f64 * chunk.len() as f64;
+        for chunk in self.val_idx.clone().chunks(self.spec.batch_size) {
+            let total = self.batch_loss(model, chunk)?;
+            sum += total.into_scalar::<f32>() as f64 * chunk.len() as f64;
             seen += chunk.len();
         }
         Ok(sum / seen as f64)
+    }
+
+    /// The weighted loss of groups `chunk` under `model` (with the autodiff graph).
+    fn batch_loss(&mut self, model: &Pinn, chunk: &[usize]) -> Result<Tensor<1>, ModelError> {
+        self.source.fill(chunk, &mut self.host)?;
+        let batch = DeviceBatch::new(&self.host, self.physics, self.device)?;
+        let out = model.forward(self.physics, &batch);
+        let terms = weighted_loss(
+            &out,
+            &batch,
+            self.physics.spec().intensity_scale,
+            &self.spec.loss_weights,
+            self.centre_mask.clone(),
+        )?;
+        Ok(terms.total)
     }
 }

@@ -8,8 +8,8 @@
 //! [`TrainState`]; continuing a run of k epochs to N gives the same weights as N epochs at once.
 
 pub mod clip;
-pub mod history;
 mod epochs;
+pub mod history;
 pub mod observer;
 pub mod resume;
 pub mod schedule;

@@ -404,3 +404,33 @@ fn observer_sees_every_step_and_epoch_and_cancel_stops_between_steps() {
     assert_eq!(cancelling.epochs.len(), 1);
     assert_eq!(cancelling.ends, vec![RunEnd::Cancelled]);
 }
+
+#[test]
+fn a_fixed_intensity_scale_stays_fixed_and_a_trainable_one_moves() {
+    let device = Device::flex().autodiff();
+    let scan = lines_scan(1, 80, 6);
+    let source = InMemoryGroups::new(scan.batch).unwrap();
+    let log_scales = |trainable: bool| {
+        let (g, mut p) = specs(1, 1, scan.intensity_scale);
+        p.intensity_scale_trainable = trainable;
+        let physics = Physics::new(&p, &HostProbe::default_disk(64), true, &device).unwrap();
+        let model = Pinn::new(&g, &p, 4, &device).unwrap();
+        let (_, history) = train(model, &physics, &source, &quick_spec(2, 4), &device).unwrap();
+        history
+            .epochs
+            .iter()
+            .map(|e| e.log_scale)
+            .collect::<Vec<_>>()
+    };
+    let start = (scan.intensity_scale as f64).ln();
+    let fixed = log_scales(false);
+    assert!(
+        fixed.iter().all(|&v| (v - start).abs() < 1e-6),
+        "{fixed:?} vs {start}"
+    );
+    let trained = log_scales(true);
+    assert!(
+        trained.iter().any(|&v| (v - start).abs() > 1e-4),
+        "{trained:?} vs {start}"
+    );
+}
