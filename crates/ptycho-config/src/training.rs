@@ -114,7 +114,11 @@ impl Default for TrainingConfig {
             lr_warmup_epochs: 0,
             lr_min_ratio: 0.1,
             plateau_factor: 0.5,
-            plateau_patience: 2,
+            // Upstream uses 2. Measured with `ptycho train` and no tuning flags on a 64-group
+            // lines scan (gridsize 2, 16 steps per epoch, 160 epochs): patience 2 halves the
+            // rate at every noisy epoch, down to the 5e-5 floor by epoch 80, and reaches
+            // amplitude SSIM 0.57; patience 10 keeps 1e-3 for 110 epochs and reaches 0.88.
+            plateau_patience: 10,
             plateau_min_lr: 5e-5,
             plateau_threshold: 0.0,
         }

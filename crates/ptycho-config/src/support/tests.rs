@@ -77,7 +77,7 @@ fn schedule_parameters_of_another_schedule_are_refused() {
     load("[training]\nlr_warmup_epochs = 5\nscheduler = \"WarmupCosine\"\n").unwrap();
     load("[training]\nlr_warmup_epochs = 5\n[execution]\nscheduler = \"WarmupCosine\"\n").unwrap();
     let err = refusal("[training]\nplateau_patience = 9\nscheduler = \"Exponential\"\n");
-    assert!(err.starts_with("`training.plateau_patience` = 9: only 2 is supported (only read by scheduler = \"ReduceLROnPlateau\" or \"Default\""), "{err}");
+    assert!(err.starts_with("`training.plateau_patience` = 9: only 10 is supported (only read by scheduler = \"ReduceLROnPlateau\" or \"Default\""), "{err}");
 }
 
 #[test]
