@@ -207,9 +207,10 @@ mod tests {
         let t = TrainingSpec::from_config(&training, 1e-3).unwrap();
         assert_eq!((t.batch_size, t.nepochs), (16, 50));
         assert_eq!(t.loss_weights, LossWeights::default());
+        // `plateau_patience` defaults to 10 here (upstream: 2; see TrainingConfig).
         assert!(matches!(
             t.scheduler,
-            Scheduler::ReduceOnPlateau { patience: 2, .. }
+            Scheduler::ReduceOnPlateau { patience: 10, .. }
         ));
     }
 

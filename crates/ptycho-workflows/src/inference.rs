@@ -24,6 +24,7 @@ use ptycho_model::{DeviceBatch, GroupBatch, GroupSource, HostProbe, Physics, Pin
 use crate::container::{ContainerGroups, DataInput, ensure_container};
 use crate::device::{Backend, ComputeDevice};
 use crate::error::{Result, WorkflowError};
+use crate::plan::InferencePlan;
 use crate::weights::{
     INPUT_SCALE, apply_module_tensors, build_model, bundle_schema, model_specs, refined_probe,
     scalar, stored_probe,
@@ -227,7 +228,32 @@ impl InferenceModel {
         scan: ScanData,
         n_groups: Option<usize>,
     ) -> Result<PtychoDataContainer> {
+        self.group_scan(self.config.clone(), scan, n_groups)
+    }
+
+    /// [`InferenceModel::prepare_scan`] grouped as an `[inference]` section says: its
+    /// `n_groups`, subsampling, seed and neighbour search replace the bundle's.
+    pub fn prepare_scan_planned(
+        &self,
+        scan: ScanData,
+        plan: &InferencePlan,
+    ) -> Result<PtychoDataContainer> {
         let mut config = self.config.clone();
+        config.n_subsample = plan.n_subsample;
+        config.n_images = plan.n_images;
+        config.subsample_seed = plan.subsample_seed.map(u64::from);
+        config.neighbor_count = plan.neighbor_count;
+        config.enable_oversampling = plan.enable_oversampling;
+        config.neighbor_pool_size = plan.neighbor_pool_size;
+        self.group_scan(config, scan, plan.n_groups)
+    }
+
+    fn group_scan(
+        &self,
+        mut config: TrainingConfig,
+        scan: ScanData,
+        n_groups: Option<usize>,
+    ) -> Result<PtychoDataContainer> {
         let n = config.model.N;
         if scan.patch_size() != n {
             return Err(WorkflowError::mismatch(

@@ -6,8 +6,9 @@
 //! inference-batch entries are the execution settings the run's caller (the CLI,
 //! `run_cdi_example`) reads. Comparing two plans therefore shows whether a setting changes a
 //! run (the settings test walks every config field this way).
-//! [`InferencePlan`] is the same for an `[inference]` section; `ptycho infer` takes its
-//! settings from flags and the bundle and does not read such a section yet.
+//! [`InferencePlan`] is the same for an `[inference]` section: `ptycho infer --config` runs
+//! from it, and [`InferenceModel::prepare_scan_planned`](crate::InferenceModel::prepare_scan_planned)
+//! groups the scan as it says.
 
 use std::path::PathBuf;
 

@@ -11,18 +11,19 @@ use ptycho_data::PtychoDataContainer;
 use ptycho_model::train::NoObserver;
 use ptycho_model::{
     CancelToken, GeneratorSpec, HostProbe, Observers, Physics, PhysicsSpec, Pinn, TrainHooks,
-    TrainObserver, TrainState, TrainingHistory, TrainingSpec, train_observed,
+    TrainObserver, TrainState, TrainingHistory, train_observed,
 };
 
 use crate::checkpoint;
-use crate::checkpointing::{CheckpointPolicy, CheckpointWriter, complete_checkpoint, replace_dir};
+use crate::checkpointing::{CheckpointWriter, complete_checkpoint, replace_dir};
 use crate::config::ResolvedConfig;
 use crate::container::{ContainerGroups, DataInput, ensure_container};
 use crate::device::{Backend, ComputeDevice};
 use crate::error::{Result, WorkflowError};
 use crate::inference::InferenceModel;
+use crate::plan::RunPlan;
 use crate::weights::{
-    apply_module_tensors, build_model, bundle_maps, bundle_schema, model_specs, refined_probe,
+    apply_module_tensors, build_model, bundle_maps, bundle_schema, refined_probe,
 };
 
 /// Options of a training run that are not part of the model's config. Built with
@@ -240,10 +241,11 @@ pub fn train_cdi_model_observed(
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainResults> {
     let cfg = &config.training;
+    let plan = RunPlan::new(config)?;
     let train_container = ensure_container(train_data, cfg)?;
     let test_container = test_data.map(|d| ensure_container(d, cfg)).transpose()?;
     let input_scale = train_container.norm_y_i;
-    let (generator, physics_spec) = model_specs(cfg, input_scale)?;
+    let (generator, physics_spec) = (plan.generator.clone(), plan.physics(input_scale));
     let probe = host_probe(&train_container)?;
     let device = options.device.device().clone().autodiff();
     let physics = Physics::new(
@@ -258,20 +260,14 @@ pub fn train_cdi_model_observed(
         Some(checkpoint) => Some(resume_from(&mut model, checkpoint, cfg, seed)?),
         None => None,
     };
-    let mut spec = TrainingSpec::from_config(cfg, config.execution.learning_rate)?;
-    spec.seed = seed;
-    spec.early_stop_patience = Some(config.execution.early_stop_patience.max(1));
-    spec.validation_split = config.execution.validation_fraction(cfg.n_groups);
+    let spec = plan.training_spec(train_container.len(), seed);
     let parts = BundleParts {
         config: cfg.clone(),
         physics: physics_spec.clone(),
         probe: probe.clone(),
         backend: options.device.backend(),
     };
-    let mut writer = match (
-        &options.checkpoints,
-        CheckpointPolicy::from_config(&config.execution)?,
-    ) {
+    let mut writer = match (&options.checkpoints, plan.checkpoint.clone()) {
         (Some(root), Some(policy)) => Some(CheckpointWriter::new(
             root,
             policy,
