@@ -1,7 +1,10 @@
 //! `cargo xtask ci`: everything CI runs, cheapest first, continuing past failures so one run
 //! reports every problem: rustfmt, clippy with warnings denied, the fixture manifest, the
 //! whitelist check (which runs the whitelisted targets without optional features), the
-//! snapshot diff, then every other test of the workspace. `.ci/run` runs exactly this.
+//! snapshot diff, then every other test of the workspace, the `hdf5` feature (clippy and the
+//! product/HDF5 tests of the crates that have it), then the Python package's tests
+//! (`scripts/python-test.sh`: the `ptychopinn` wheel built into `target/py-venv`, pytest).
+//! `.ci/run` runs exactly this.
 
 use std::time::Instant;
 
@@ -13,7 +16,12 @@ use crate::project::{Project, ROOT_PACKAGE};
 use crate::selector_map::SelectorMap;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Skip the Python package's tests (they build the wheel and, the first time, install the
+    /// pinned maturin, pytest, numpy and ptychodus into target/py-venv); CI runs them.
+    #[arg(long)]
+    pub no_python: bool,
+}
 
 struct Step {
     name: &'static str,
@@ -39,7 +47,7 @@ fn group<T>(name: &str, body: impl FnOnce() -> Result<T>) -> (Result<T>, f64) {
     (result, started.elapsed().as_secs_f64())
 }
 
-pub fn run(project: &Project, _args: Args) -> Result<()> {
+pub fn run(project: &Project, args: Args) -> Result<()> {
     let cargo = &project.cargo;
     let sh = &project.sh;
     // The same environment overrides as every other harness run, from the selector map.
@@ -123,6 +131,46 @@ pub fn run(project: &Project, _args: Args) -> Result<()> {
             .run()?)
         }
     });
+    // The `hdf5` feature (ptychodus products, HDF5 diffraction files) links the system libhdf5,
+    // which `.ci/run` installs with `.ci/setup-hdf5`. Only the two crates that have the feature
+    // are linted and only their product/HDF5 test targets run again with it: the rest of the
+    // workspace does not change with it.
+    step("hdf5", &mut || {
+        cmd!(sh, "bash .ci/setup-hdf5 --check").run()?;
+        let features = "ptycho-data/hdf5,ptycho-cli/hdf5";
+        cmd!(
+            sh,
+            "{cargo} clippy -p ptycho-data -p ptycho-cli --all-targets --features {features} --locked -- -D warnings"
+        )
+        .run()?;
+        Ok(cmd!(
+            sh,
+            "{cargo} test -p ptycho-data -p ptycho-cli --locked --features {features} --test product_files --test product_cli"
+        )
+        .envs(map.env(false))
+        .run()?)
+    });
+    if !args.no_python {
+        step("python", &mut || {
+            let report = project.path("target").join("py-tests/junit.xml");
+            if report.exists() {
+                std::fs::remove_file(&report)?;
+            }
+            let result = cmd!(sh, "bash scripts/python-test.sh -q --junitxml={report}").run();
+            if report.exists() {
+                let cases = junit::read_cases(&report)?;
+                passed += cases
+                    .iter()
+                    .filter(|c| c.status == CaseStatus::Passed)
+                    .count();
+                failed += cases
+                    .iter()
+                    .filter(|c| c.status == CaseStatus::Failed)
+                    .count();
+            }
+            Ok(result?)
+        });
+    }
 
     println!("\nci summary:");
     for s in &steps {

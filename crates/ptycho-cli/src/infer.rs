@@ -4,16 +4,18 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
-use ptycho_data::ScanData;
+use anyhow::Context;
 use ptycho_workflows::{
-    Accelerator, DEFAULT_INFERENCE_BATCH, InferenceModel, ReconstructOptions, RefineSpec,
-    StitchWeighting, reconstruct_and_stitch, refine_scan, write_refined, write_stitch_result,
+    InferenceModel, ReconstructOptions, RefineSpec, StitchWeighting, reconstruct_and_stitch,
+    refine_scan, write_refined, write_stitch_result,
 };
 
 use crate::detector::DetectorArgs;
+use crate::infer_config::InferSetup;
+use crate::input::load_scan;
+use crate::product_out::{ProductSource, check_request, write_product};
 use crate::progress::{ProgressMode, StageProgress};
-use crate::train::{check_accelerator, deprecated, npz_in};
+use crate::train::check_accelerator;
 
 /// `--stitch-weighting` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -48,9 +50,19 @@ pub struct InferArgs {
     /// The model: a directory holding wts.h5.zip, the archive itself, or <dir>/wts.h5
     #[arg(long)]
     pub model_path: Option<PathBuf>,
-    /// Data to reconstruct (canonical NPZ)
+    /// Data to reconstruct (canonical NPZ, or HDF5 diffraction with --positions)
     #[arg(long)]
     pub test_data_file: Option<PathBuf>,
+    /// Positions and probe of an HDF5 --test-data-file: a ptychodus product (.h5 or .npz)
+    #[arg(long)]
+    pub positions: Option<PathBuf>,
+    /// Also write the reconstruction as a ptychodus product (FILE.h5 or FILE.npz): object with
+    /// its pixel size and centre, probe, positions in metres, training loss history
+    #[arg(long, value_name = "FILE")]
+    pub product: Option<PathBuf>,
+    /// Object pixel size in metres for --product (default: the --positions product's)
+    #[arg(long, value_name = "METRES")]
+    pub pixel_size_m: Option<f64>,
     /// Output directory for images, object NPZ and metrics
     #[arg(long)]
     pub output_dir: Option<PathBuf>,
@@ -75,9 +87,14 @@ pub struct InferArgs {
     /// What refinement starts from: the network's reconstruction or a flat object
     #[arg(long, value_enum, default_value_t = RefineStart::Network)]
     pub refine_from: RefineStart,
-    /// Groups per inference batch (more is faster on a GPU, costs memory)
-    #[arg(long, default_value_t = DEFAULT_INFERENCE_BATCH)]
-    pub batch_size: usize,
+    /// Groups per inference batch (default 64; more is faster on a GPU, costs memory)
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Config file whose [inference] section (model_path, test_data_file, output_dir,
+    /// n_groups, subsampling, seed, neighbour search) and [execution] section
+    /// (inference_batch_size, accelerator) this run follows; flags override it
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// No progress lines
     #[arg(long)]
     pub quiet: bool,
@@ -103,61 +120,46 @@ pub struct InferArgs {
 
 /// Runs `ptycho infer`.
 pub fn run(args: InferArgs) -> anyhow::Result<()> {
-    let model_path = match (&args.model_path, &args.checkpoint) {
-        (Some(p), _) => p.clone(),
-        (None, Some(p)) => {
-            deprecated("--checkpoint", "--model-path");
-            p.clone()
-        }
-        (None, None) => bail!("--model-path: expected a bundle or its directory, found none"),
-    };
-    let data_file = match (&args.test_data_file, &args.data_dir) {
-        (Some(f), _) => f.clone(),
-        (None, Some(d)) => {
-            deprecated("--data_dir", "--test-data-file");
-            npz_in(d)?
-        }
-        (None, None) => bail!("--test-data-file: expected an NPZ to reconstruct, found none"),
-    };
-    let output_dir = match (&args.output_dir, &args.legacy_output_dir) {
-        (Some(d), _) => d.clone(),
-        (None, Some(d)) => {
-            deprecated("--output_dir", "--output-dir");
-            d.clone()
-        }
-        (None, None) => PathBuf::from("inference_outputs"),
-    };
-    let accelerator = args.accelerator.clone().or_else(|| {
-        args.device
-            .clone()
-            .inspect(|_| deprecated("--device", "--accelerator"))
-    });
-    let accelerator = match accelerator.as_deref() {
-        Some(text) => text
-            .parse::<Accelerator>()
-            .map_err(|e| anyhow::anyhow!("--accelerator: {e}"))?,
-        None => Accelerator::default(),
-    };
-    let device = check_accelerator(accelerator)?;
+    let setup = InferSetup::new(&args)?;
+    let (model_path, data_file, output_dir) = (
+        setup.model_path.clone(),
+        setup.data_file.clone(),
+        setup.output_dir.clone(),
+    );
+    let device = check_accelerator(setup.accelerator)?;
 
     let (model, bundle) = InferenceModel::load_on(&model_path, &device)
         .with_context(|| format!("cannot load the model {}", model_path.display()))?;
-    let scan = ScanData::load(&data_file)
-        .with_context(|| format!("cannot load test data {}", data_file.display()))?
-        .data;
-    let scan = args.detector.apply(scan, "test data")?;
+    let input = load_scan(
+        &data_file,
+        args.positions.as_deref(),
+        "--test-data-file",
+        "--positions",
+    )
+    .with_context(|| format!("cannot load test data {}", data_file.display()))?;
+    input.warn(&data_file);
+    if let Some(path) = &args.product {
+        check_request(path, args.pixel_size_m, input.product.as_ref())?;
+    }
+    let full_n = input.data.patch_size();
+    let scan = args.detector.apply(input.data, "test data")?;
+    // `--crop` makes the real-space pixel coarser by the crop factor (`--bin` keeps it).
+    let crop_factor = match args.detector.crop {
+        Some(_) => full_n as f64 / scan.patch_size() as f64,
+        None => 1.0,
+    };
     let config = model.config().clone();
     let refine_input = (args.refine_epochs > 0).then(|| scan.clone());
-    let container = model
-        .prepare_scan(scan, args.n_groups)
-        .with_context(|| format!("cannot prepare {}", data_file.display()))?;
-    if args.batch_size == 0 {
-        bail!("--batch-size: expected a positive number of groups, found 0");
-    }
+    let product_scan = args.product.is_some().then(|| scan.clone());
+    let prepared = match &setup.plan {
+        Some(plan) => model.prepare_scan_planned(scan, plan),
+        None => model.prepare_scan(scan, args.n_groups),
+    };
+    let container = prepared.with_context(|| format!("cannot prepare {}", data_file.display()))?;
     let options = ReconstructOptions::default()
         .with_stitch_crop(args.stitch_crop)
         .with_weighting(args.stitch_weighting.into())
-        .with_batch_size(args.batch_size);
+        .with_batch_size(setup.batch_size);
     let mode = ProgressMode::choose(args.quiet, None);
     let mut progress = StageProgress::new(mode, "reconstructing groups");
     let mut result = reconstruct_and_stitch(&model, &container, &options, &mut |done, total| {
@@ -189,6 +191,7 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
     for f in &result.files {
         println!("wrote {}", f.display());
     }
+    let mut refined_object = None;
     if let Some(scan) = refine_input {
         let spec = RefineSpec {
             epochs: args.refine_epochs,
@@ -229,6 +232,22 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
         for f in write_refined(&output_dir, &refined, &spec, from_network)? {
             println!("wrote {}", f.display());
         }
+        refined_object = Some(refined);
+    }
+    if let (Some(path), Some(scan)) = (&args.product, &product_scan) {
+        write_product(
+            path,
+            &ProductSource {
+                scan,
+                input: input.product.as_ref(),
+                pixel_size_m: args.pixel_size_m,
+                crop_factor,
+                network: &result.object,
+                refined: refined_object.as_ref(),
+                bundle: &bundle.path,
+                data_file: &data_file,
+            },
+        )?;
     }
     Ok(())
 }

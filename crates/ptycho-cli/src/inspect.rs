@@ -1,6 +1,10 @@
 //! `ptycho inspect FILE.npz`: what a dataset holds (members, shapes, dtypes, value ranges) and,
 //! when it breaks the canonical contract, exactly what is wrong. Exits non-zero for an invalid file.
 //!
+//! `ptycho inspect product.h5|product.npz|scan.h5` describes a ptychodus product or an HDF5
+//! diffraction file (HDF5 needs the `hdf5` feature; without it the file is refused with the
+//! command that builds it in).
+//!
 //! `ptycho inspect wts.h5.zip` (or a directory holding one, e.g. a training output directory)
 //! describes a model bundle instead: manifest, models, tensors with shapes and parameter counts,
 //! intensity scale and the restored training config, after the same strict checks as loading.
@@ -15,7 +19,8 @@ use ptycho_data::{IntensityPolicy, LoadOptions, NpzReader, ScanData};
 /// Arguments of `ptycho inspect`.
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
-    /// The NPZ file to describe and check, or a model bundle (`wts.h5.zip` or its directory)
+    /// The NPZ file to describe and check, a model bundle (`wts.h5.zip` or its directory), a
+    /// ptychodus product (.npz, .h5) or an HDF5 diffraction file
     pub file: PathBuf,
     /// Accept photon counts and describe them converted to amplitudes (sqrt)
     #[arg(long)]
@@ -63,6 +68,9 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let path = &args.file;
     if is_bundle_path(path) {
         return describe_bundle(path);
+    }
+    if let Some(described) = crate::input::describe_non_canonical(path) {
+        return described.with_context(|| format!("cannot inspect {}", path.display()));
     }
     let mut reader =
         NpzReader::open(path).with_context(|| format!("cannot inspect {}", path.display()))?;

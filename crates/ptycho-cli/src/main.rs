@@ -7,8 +7,11 @@ mod config_cmd;
 mod demo;
 mod detector;
 mod infer;
+mod infer_config;
+mod input;
 mod inspect;
 mod lines_bench;
+mod product_out;
 mod progress;
 mod score;
 mod simulate;
@@ -39,7 +42,7 @@ enum Command {
     /// Train a model on a canonical NPZ and save the bundle (wts.h5.zip)
     Train(Box<train::TrainArgs>),
     /// Reconstruct a scan with a saved bundle (no model flags: the bundle carries them)
-    Infer(infer::InferArgs),
+    Infer(Box<infer::InferArgs>),
     /// Simulate the built-in dataset, train, save, reload, reconstruct, write images and metrics
     Demo(demo::DemoArgs),
     /// Score a reconstruction against an iterative reference reconstruction (FRC, NRMSE)
@@ -55,7 +58,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Train(args) => train::run(*args),
-        Command::Infer(args) => infer::run(args),
+        Command::Infer(args) => infer::run(*args),
         Command::Demo(args) => demo::run(args),
         Command::LinesBenchmark(args) => lines_bench::run(args),
         Command::Score(args) => score::run(args),

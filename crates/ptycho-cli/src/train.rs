@@ -13,23 +13,30 @@ use crate::detector::DetectorArgs;
 use crate::train_config::TrainSetup;
 use anyhow::Context;
 use ptycho_config::LegacyParams;
-use ptycho_data::ScanData;
 use ptycho_workflows::{
     Accelerator, ComputeDevice, ConfigInput, DataInput, RunOptions, RunOutcome, TrainOptions,
     run_cdi_example_observed,
 };
 
+use crate::input::load_scan;
 use crate::progress::{ProgressMode, TrainProgress};
 
 /// Arguments of `ptycho train`.
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    /// Training data (canonical NPZ)
+    /// Training data (canonical NPZ, or HDF5 diffraction with --positions)
     #[arg(long)]
     pub train_data_file: Option<PathBuf>,
-    /// Test data (canonical NPZ): reconstructed and stitched after training
+    /// Positions and probe of an HDF5 --train-data-file: a ptychodus product (.h5 or .npz)
+    #[arg(long)]
+    pub positions: Option<PathBuf>,
+    /// Test data (canonical NPZ, or HDF5 diffraction with --test-positions): reconstructed and
+    /// stitched after training
     #[arg(long)]
     pub test_data_file: Option<PathBuf>,
+    /// Positions and probe of an HDF5 --test-data-file: a ptychodus product (.h5 or .npz)
+    #[arg(long)]
+    pub test_positions: Option<PathBuf>,
     /// Output directory (bundle, checkpoints, history, images)
     #[arg(long)]
     pub output_dir: Option<PathBuf>,
@@ -154,19 +161,28 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let setup = TrainSetup::new(&args)?;
     let device = check_accelerator(setup.execution().accelerator)?;
     let train_file = setup.train_file.clone();
-    let scan = ScanData::load(&train_file)
-        .with_context(|| format!("cannot load training data {}", train_file.display()))?;
-    for w in &scan.warnings {
-        eprintln!("warning: {}: {w:?}", train_file.display());
-    }
+    let scan = load_scan(
+        &train_file,
+        args.positions.as_deref(),
+        "--train-data-file",
+        "--positions",
+    )
+    .with_context(|| format!("cannot load training data {}", train_file.display()))?;
+    scan.warn(&train_file);
     let scan = args.detector.apply(scan.data, "training data")?;
     let (training, execution) = setup.finish(&scan)?;
     let output_dir = training.output_dir.clone();
     let test = match &training.test_data_file {
         Some(f) => {
-            let test = ScanData::load(f)
-                .with_context(|| format!("cannot load test data {}", f.display()))?
-                .data;
+            let test = load_scan(
+                f,
+                args.test_positions.as_deref(),
+                "--test-data-file",
+                "--test-positions",
+            )
+            .with_context(|| format!("cannot load test data {}", f.display()))?;
+            test.warn(f);
+            let test = test.data;
             Some(DataInput::Raw(args.detector.apply(test, "test data")?))
         }
         None => None,

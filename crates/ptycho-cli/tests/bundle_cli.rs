@@ -347,3 +347,54 @@ fn resume_refuses_missing_and_mismatched_checkpoints() {
     let t = text(&o);
     assert!(t.contains("train_state.json is missing"), "{t}");
 }
+
+#[test]
+fn infer_follows_an_inference_section_and_flags_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    train_ok(&out, 1, &[]);
+    let config = dir.path().join("infer.toml");
+    let write = |extra: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[inference]\nmodel_path = {:?}\ntest_data_file = {:?}\noutput_dir = {:?}\nn_groups = 5\n{extra}\n[execution]\ninference_batch_size = 2\n",
+                out.to_str().unwrap(),
+                fixture().to_str().unwrap(),
+                dir.path().join("inferred").to_str().unwrap(),
+            ),
+        )
+        .unwrap();
+    };
+    write("");
+    let cfg = config.to_str().unwrap();
+    let o = ptycho(&["infer", "--config", cfg, "--refine-epochs", "0", "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("reconstructed 5 group(s)"),
+        "{}",
+        text(&o)
+    );
+    assert!(dir.path().join("inferred/reconstruction.npz").is_file());
+
+    let o = ptycho(&[
+        "infer",
+        "--config",
+        cfg,
+        "--n-groups",
+        "7",
+        "--refine-epochs",
+        "0",
+        "--quiet",
+    ]);
+    assert!(
+        text(&o).contains("reconstructed 7 group(s)"),
+        "{}",
+        text(&o)
+    );
+
+    write("debug = true\n");
+    let o = ptycho(&["infer", "--config", cfg, "--refine-epochs", "0", "--quiet"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("inference.debug"), "{}", text(&o));
+}

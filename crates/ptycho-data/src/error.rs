@@ -59,6 +59,16 @@ pub enum DataError {
         expected: String,
         found: String,
     },
+    /// The file needs support this build leaves out (HDF5 without the `hdf5` cargo feature).
+    #[error(
+        "{}: {what}, but HDF5 support is not built in: rebuild with `{enable}` (it links the system libhdf5: run .ci/setup-hdf5 or install libhdf5-dev)",
+        file.display()
+    )]
+    NotBuiltIn {
+        file: PathBuf,
+        what: String,
+        enable: String,
+    },
     /// A memory-mapped cache does not match its inputs or configuration.
     #[error("{}: stale cache: {reason}", dir.display())]
     StaleCache { dir: PathBuf, reason: String },

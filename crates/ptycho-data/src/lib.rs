@@ -11,11 +11,16 @@
 //! - [`memmap`]: the memory-mapped grouped dataset (streams data larger than RAM).
 //! - [`simulate`]: synthetic datasets (lines/GRF objects, disk probe, Poisson noise).
 //! - [`pipeline`]: file + training configuration → container.
+//! - [`product`]: ptychodus product files (NPZ; HDF5 with the `hdf5` feature) and their
+//!   conversion to and from the canonical scan; `diffraction_h5` (feature `hdf5`): diffraction
+//!   stacks from HDF5 files.
 
 pub mod batch;
 pub mod container;
 pub mod contract;
 pub mod crop;
+#[cfg(feature = "hdf5")]
+pub mod diffraction_h5;
 pub mod error;
 pub mod grouped;
 pub mod grouping;
@@ -23,6 +28,7 @@ pub mod memmap;
 pub mod npz;
 pub mod patches;
 pub mod pipeline;
+pub mod product;
 mod reader;
 pub mod rng;
 pub mod simulate;
@@ -40,5 +46,6 @@ pub use grouping::{GroupingParams, group_positions, subsample_indices};
 pub use memmap::{MemmapConfig, MemmapDataset};
 pub use npz::{Compression, NpzReader, NpzWriter};
 pub use pipeline::{Prepared, prepare_training_data};
+pub use product::{PixelGeometry, Product, ProductMetadata};
 pub use rng::NumpyRandomState;
 pub use simulate::{ObjectKind, ProbeSource, ScanKind, SimulationConfig, simulate, simulate_with};

@@ -326,6 +326,34 @@ impl NpzReader {
 }
 
 impl NpzReader {
+    /// Reads a 0-d (or one-element) string member (`<U` or `|S`, what `np.savez(f, name="text")`
+    /// writes); `None` when absent.
+    pub fn read_str(&mut self, name: &str) -> Result<Option<String>> {
+        let path = self.path.clone();
+        let Some(npy) = self.member(name)? else {
+            return Ok(None);
+        };
+        let dtype = npy.dtype();
+        let count: u64 = npy.shape().iter().product();
+        let is_text = matches!(&dtype, DType::Plain(ts)
+            if matches!(ts.type_char(), TypeChar::UnicodeStr | TypeChar::ByteStr));
+        if !is_text || count != 1 {
+            return Err(DataError::invalid(
+                &path,
+                name,
+                Problem::DType,
+                "a single string (numpy `<U` or `|S`, shape ())",
+                format!("{} of shape {:?}", dtype_name(&dtype), npy.shape()),
+            ));
+        }
+        let mut values = npy
+            .into_vec::<String>()
+            .map_err(|e| format_error(&path, name, e))?;
+        Ok(values.pop())
+    }
+}
+
+impl NpzReader {
     /// Streams a real numeric member element by element in stored order, as f32, calling
     /// `f(k, value)` for the `k`-th stored element; memory use stays at the zip/npy buffers.
     pub fn stream_f32(

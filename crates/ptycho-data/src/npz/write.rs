@@ -73,16 +73,7 @@ impl NpzWriter {
                 data.len(),
             ));
         }
-        let bytes = std::mem::size_of_val(data) as u64;
-        let method = match self.compression {
-            Compression::Stored => zip::CompressionMethod::Stored,
-            Compression::Deflated => zip::CompressionMethod::Deflated,
-        };
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(method)
-            // A fixed timestamp makes identical arrays give identical files.
-            .last_modified_time(zip::DateTime::default())
-            .large_file(bytes >= u64::from(u32::MAX) - 4096);
+        let options = self.options(std::mem::size_of_val(data) as u64);
         let path = self.path.clone();
         let err = |e: std::io::Error| DataError::io(&path, "cannot write", e);
         let shape_u64: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
@@ -97,6 +88,43 @@ impl NpzWriter {
             .map_err(err)?;
         w.extend(data.iter().copied()).map_err(err)?;
         w.finish().map_err(err)
+    }
+
+    /// Adds a 0-d unicode string member `name` (numpy dtype `<U{len}`, what `np.savez(f,
+    /// name="text")` writes), read back by numpy as `str(npz["name"])`.
+    pub fn add_str(&mut self, name: &str, text: &str) -> Result<()> {
+        // numpy gives the empty string the dtype `<U1`, never `<U0`.
+        let chars = text.chars().count().max(1);
+        let type_str: npyz::TypeStr = format!("<U{chars}").parse().map_err(|e| {
+            DataError::parameter("npz string member", "a unicode dtype", format!("{e}"))
+        })?;
+        let options = self.options(4 * chars as u64);
+        let path = self.path.clone();
+        let err = |e: std::io::Error| DataError::io(&path, "cannot write", e);
+        self.inner
+            .start_file(format!("{name}.npy"), options)
+            .map_err(|e| err(std::io::Error::other(e)))?;
+        let mut w = npyz::WriteOptions::<str>::new()
+            .dtype(npyz::DType::Plain(type_str))
+            .shape(&[])
+            .writer(&mut self.inner)
+            .begin_nd()
+            .map_err(err)?;
+        w.push(text).map_err(err)?;
+        w.finish().map_err(err)
+    }
+
+    /// Zip options of a member of `bytes` data bytes.
+    fn options(&self, bytes: u64) -> zip::write::SimpleFileOptions {
+        let method = match self.compression {
+            Compression::Stored => zip::CompressionMethod::Stored,
+            Compression::Deflated => zip::CompressionMethod::Deflated,
+        };
+        zip::write::SimpleFileOptions::default()
+            .compression_method(method)
+            // A fixed timestamp makes identical arrays give identical files.
+            .last_modified_time(zip::DateTime::default())
+            .large_file(bytes >= u64::from(u32::MAX) - 4096)
     }
 
     /// Finishes the archive, syncs it and renames it onto the target path.
