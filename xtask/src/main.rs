@@ -14,6 +14,7 @@ mod archive;
 mod bench;
 mod ci;
 mod fixtures;
+mod fuzz;
 #[cfg(test)]
 mod golden;
 mod junit;
@@ -69,6 +70,9 @@ enum Task {
     Ci(ci::Args),
     /// Train and reconstruct a measured scan and score it against the iterative reference
     Realdata(realdata::Args),
+    /// Run the cargo-fuzz targets of fuzz/ (nightly) in turn and report executions, coverage
+    /// and findings (target/reports/fuzz-<timestamp>/); CI only replays their corpora
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::run(&project, args),
         Task::Realdata(args) => realdata::run(&project, args),
         Task::Ci(args) => ci::run(&project, args),
+        Task::Fuzz(args) => fuzz::run(&project, args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -119,7 +124,8 @@ mod tests {
                 "fixtures",
                 "bench",
                 "ci",
-                "realdata"
+                "realdata",
+                "fuzz"
             ]
         );
         let realdata = cli.find_subcommand("realdata").unwrap();
@@ -147,6 +153,11 @@ mod tests {
         assert_eq!(actions, ["diff", "update", "accept"]);
         let archive = cli.find_subcommand("archive").unwrap();
         assert!(archive.find_subcommand("tree").is_some());
+        let fuzz = cli.find_subcommand("fuzz").unwrap();
+        let flags: Vec<&str> = fuzz.get_arguments().filter_map(|a| a.get_long()).collect();
+        for flag in ["seconds", "target", "rss-limit-mb", "timeout"] {
+            assert!(flags.contains(&flag), "fuzz lacks --{flag}: {flags:?}");
+        }
         let whitelist = cli.find_subcommand("whitelist").unwrap();
         let actions: Vec<&str> = whitelist.get_subcommands().map(|c| c.get_name()).collect();
         assert_eq!(actions, ["check", "update"]);

@@ -25,6 +25,8 @@
 //!   restored [`ptycho_config::TrainingConfig`] is the exact training config, so inference needs
 //!   no model flags.
 //! * [`inspect_bundle`] checks everything but the schema and describes the bundle.
+//! * [`inspect_bundle_bytes`] / [`load_bundle_bytes_with`] do the same with an archive held in
+//!   memory (the path APIs read the file and run the same checks).
 //!
 //! This crate does not depend on the neural-network crate: models exchange weights as
 //! [`TensorMap`]s and describe what they expect as [`ModelSchema`]s.
@@ -47,8 +49,8 @@ pub use layout::{
 pub use manifest::{FORMAT_VERSION, KNOWN_BACKENDS, Manifest};
 pub use params::{INTENSITY_SCALE_KEY, VERSION_KEY};
 pub use read::{
-    BundleSchema, BundleSummary, LoadOptions, LoadedBundle, inspect_bundle, load_bundle,
-    load_bundle_with,
+    BundleSchema, BundleSummary, LoadOptions, LoadedBundle, inspect_bundle, inspect_bundle_bytes,
+    load_bundle, load_bundle_bytes_with, load_bundle_with,
 };
 pub use tensor::{DType, ModelSchema, Tensor, TensorMap, TensorSpec};
 pub use weights::{decode as decode_safetensors, encode as encode_safetensors};

@@ -121,7 +121,25 @@ pub fn load_bundle_with<E: std::fmt::Display>(
     options: &LoadOptions,
     schema_for: impl FnOnce(&TrainingConfig) -> std::result::Result<BundleSchema, E>,
 ) -> Result<LoadedBundle> {
-    let checked = read_checked(path, options)?;
+    finish_load(read_checked(path, options)?, schema_for)
+}
+
+/// [`load_bundle_with`] on an archive held in memory; `origin` names it in errors.
+pub fn load_bundle_bytes_with<E: std::fmt::Display>(
+    bytes: &[u8],
+    origin: &Path,
+    options: &LoadOptions,
+    schema_for: impl FnOnce(&TrainingConfig) -> std::result::Result<BundleSchema, E>,
+) -> Result<LoadedBundle> {
+    let checked = check_archive(std::io::Cursor::new(bytes), origin.to_path_buf(), options)?;
+    finish_load(checked, schema_for)
+}
+
+/// Matches the checked weights against the schema built from the restored config.
+fn finish_load<E: std::fmt::Display>(
+    checked: Checked,
+    schema_for: impl FnOnce(&TrainingConfig) -> std::result::Result<BundleSchema, E>,
+) -> Result<LoadedBundle> {
     let schema = schema_for(&checked.restored.config).map_err(|e| BundleError::Schema {
         reason: e.to_string(),
     })?;
@@ -151,8 +169,21 @@ pub fn load_bundle_with<E: std::fmt::Display>(
 
 /// Reads and checks a bundle without a model schema, returning what it describes.
 pub fn inspect_bundle(path: &Path, options: &LoadOptions) -> Result<BundleSummary> {
-    let checked = read_checked(path, options)?;
-    Ok(BundleSummary {
+    Ok(summarise(read_checked(path, options)?))
+}
+
+/// [`inspect_bundle`] on an archive held in memory; `origin` names it in errors.
+pub fn inspect_bundle_bytes(
+    bytes: &[u8],
+    origin: &Path,
+    options: &LoadOptions,
+) -> Result<BundleSummary> {
+    let checked = check_archive(std::io::Cursor::new(bytes), origin.to_path_buf(), options)?;
+    Ok(summarise(checked))
+}
+
+fn summarise(checked: Checked) -> BundleSummary {
+    BundleSummary {
         path: checked.path,
         manifest: checked.manifest,
         config: checked.restored.config,
@@ -160,7 +191,7 @@ pub fn inspect_bundle(path: &Path, options: &LoadOptions) -> Result<BundleSummar
         intensity_scale: checked.restored.intensity_scale,
         diffraction_to_obj: checked.weights[0].schema(),
         autoencoder: checked.weights[1].schema(),
-    })
+    }
 }
 
 fn read_checked(path: &Path, options: &LoadOptions) -> Result<Checked> {
@@ -182,11 +213,20 @@ fn read_checked(path: &Path, options: &LoadOptions) -> Result<Checked> {
         path: archive_path.clone(),
         source,
     })?;
+    check_archive(BufReader::new(file), archive_path, options)
+}
+
+/// Checks an archive read from `reader`; the file and the in-memory APIs both end here.
+fn check_archive<R: Read + std::io::Seek>(
+    reader: R,
+    archive_path: PathBuf,
+    options: &LoadOptions,
+) -> Result<Checked> {
     let malformed = |problem: Malformed| BundleError::Malformed {
         path: archive_path.clone(),
         problem,
     };
-    let mut archive = ZipArchive::new(BufReader::new(file)).map_err(|e| {
+    let mut archive = ZipArchive::new(reader).map_err(|e| {
         malformed(Malformed::NotZip {
             reason: e.to_string().to_lowercase(),
         })

@@ -141,7 +141,22 @@ impl ScanData {
     /// Loads and validates a canonical NPZ.
     pub fn load_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Loaded> {
         let path = path.as_ref();
-        let mut reader = NpzReader::open(path)?;
+        Self::load_from_npz(NpzReader::open(path)?, path, options)
+    }
+
+    /// Loads and validates a canonical NPZ held in memory (what [`ScanData::load_with`] does
+    /// with a file); `origin` names the archive in errors.
+    pub fn load_bytes(bytes: &[u8], origin: &Path, options: &LoadOptions) -> Result<Loaded> {
+        let reader = NpzReader::from_reader(std::io::Cursor::new(bytes), origin)?;
+        Self::load_from_npz(reader, origin, options)
+    }
+
+    /// Validates the scan in an opened archive; the path and the bytes APIs both end here.
+    fn load_from_npz<R: std::io::Read + std::io::Seek>(
+        mut reader: NpzReader<R>,
+        path: &Path,
+        options: &LoadOptions,
+    ) -> Result<Loaded> {
         let mut ctx = Ctx {
             file: path,
             warnings: Vec::new(),

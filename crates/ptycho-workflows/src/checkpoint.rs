@@ -86,7 +86,25 @@ pub fn read_train_state(dir: &Path) -> Result<(u64, TrainState)> {
             "{TRAIN_STATE_FILE} is missing, so the run cannot be continued (a bundle alone holds no optimizer state)"
         ))
     })?;
-    let value: serde_json::Value = serde_json::from_str(&text)
+    let (seed, mut state) = parse_train_state(&text, dir)?;
+    let optimizer_path = dir.join(OPTIMIZER_FILE);
+    state.optimizer = std::fs::read(&optimizer_path)
+        .map_err(|e| refuse(format!("{OPTIMIZER_FILE} cannot be read: {e}")))?;
+    if state.optimizer.is_empty() {
+        return Err(refuse(format!("{OPTIMIZER_FILE} is empty")));
+    }
+    Ok((seed, state))
+}
+
+/// Parses the text of a checkpoint's `train_state.json` (version checked first); returns the
+/// run's seed and the state without its optimizer record, which lives in its own file. `dir`
+/// names the checkpoint in errors. [`read_train_state`] is this plus the files.
+pub fn parse_train_state(text: &str, dir: &Path) -> Result<(u64, TrainState)> {
+    let refuse = |what: String| WorkflowError::Checkpoint {
+        path: dir.to_path_buf(),
+        problem: what,
+    };
+    let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| refuse(format!("{TRAIN_STATE_FILE} is not valid JSON: {e}")))?;
     match value.get("version").and_then(serde_json::Value::as_u64) {
         Some(v) if v == u64::from(CHECKPOINT_VERSION) => {}
@@ -99,12 +117,5 @@ pub fn read_train_state(dir: &Path) -> Result<(u64, TrainState)> {
     }
     let file: StateFile = serde_json::from_value(value)
         .map_err(|e| refuse(format!("{TRAIN_STATE_FILE} is not a training state: {e}")))?;
-    let mut state = file.state;
-    let optimizer_path = dir.join(OPTIMIZER_FILE);
-    state.optimizer = std::fs::read(&optimizer_path)
-        .map_err(|e| refuse(format!("{OPTIMIZER_FILE} cannot be read: {e}")))?;
-    if state.optimizer.is_empty() {
-        return Err(refuse(format!("{OPTIMIZER_FILE} is empty")));
-    }
-    Ok((file.seed, state))
+    Ok((file.seed, file.state))
 }

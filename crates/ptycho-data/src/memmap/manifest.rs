@@ -72,7 +72,12 @@ impl Manifest {
         let path = dir.join(MANIFEST_FILE);
         let text =
             std::fs::read_to_string(&path).map_err(|e| DataError::io(&path, "cannot read", e))?;
-        let m: Manifest = serde_json::from_str(&text).map_err(|e| DataError::StaleCache {
+        Self::parse(&text, dir)
+    }
+
+    /// Parses and checks the text of a manifest; `dir` names the cache directory in errors.
+    pub fn parse(text: &str, dir: &Path) -> Result<Self> {
+        let m: Manifest = serde_json::from_str(text).map_err(|e| DataError::StaleCache {
             dir: dir.to_path_buf(),
             reason: format!("unreadable manifest: {e}"),
         })?;
@@ -85,7 +90,56 @@ impl Manifest {
                 ),
             });
         }
+        m.check_layout(dir)?;
         Ok(m)
+    }
+
+    /// Checks that the fields are exactly the ones a build of this shape writes (names, files,
+    /// dtypes, shapes) and that each one's size in bytes is representable, so a corrupt or
+    /// hand-edited manifest is refused before any file is mapped or indexed by it.
+    fn check_layout(&self, dir: &Path) -> Result<()> {
+        let stale = |reason: String| DataError::StaleCache {
+            dir: dir.to_path_buf(),
+            reason,
+        };
+        let specs = super::build::field_specs(
+            self.rows,
+            self.channels,
+            self.patch_size,
+            self.inputs.len(),
+            self.fields.contains_key("y"),
+        );
+        let expected: Vec<&str> = specs.iter().map(|(name, ..)| *name).collect();
+        let found: Vec<&str> = self.fields.keys().map(String::as_str).collect();
+        if found != expected {
+            return Err(stale(format!(
+                "fields {found:?} found, {expected:?} expected"
+            )));
+        }
+        for (name, file, dtype, shape) in specs {
+            let rec = &self.fields[name];
+            if rec.file != file || rec.dtype != dtype || rec.shape != shape {
+                return Err(stale(format!(
+                    "field `{name}`: {} {} {:?} found, {file} {dtype} {shape:?} expected (rows {}, channels {}, patch size {}, {} inputs)",
+                    rec.file,
+                    rec.dtype,
+                    rec.shape,
+                    self.rows,
+                    self.channels,
+                    self.patch_size,
+                    self.inputs.len()
+                )));
+            }
+            let bytes = shape
+                .iter()
+                .try_fold(super::build::itemsize(dtype), |acc, &d| acc.checked_mul(d));
+            if bytes.is_none() {
+                return Err(stale(format!(
+                    "field `{name}` of shape {shape:?} is larger than the address space"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Serialises deterministically (sorted field map, fixed struct order).

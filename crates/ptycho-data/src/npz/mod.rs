@@ -11,7 +11,7 @@ pub use write::{Compression, NpzElement, NpzWriter};
 pub(crate) use write::{publish_permissions, write_error};
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayD, IxDyn, ShapeBuilder};
@@ -52,17 +52,51 @@ pub struct NpyArray {
     pub data: ArrayData,
 }
 
-/// An archive member being read as `.npy`.
-type NpyMember<'a> = npyz::NpyFile<zip::read::ZipFile<'a, BufReader<File>>>;
+/// The stream of one archive member: its `.npy` preamble (read and checked by us) followed by
+/// the rest of the member.
+type MemberStream<'a, R> = std::io::Chain<std::io::Cursor<Vec<u8>>, zip::read::ZipFile<'a, R>>;
 
-/// Reads members of one `.npz` file.
-pub struct NpzReader {
+/// An archive member being read as `.npy`.
+type NpyMember<'a, R> = npyz::NpyFile<MemberStream<'a, R>>;
+
+/// Reads the `.npy` preamble (magic, version, header length) of a member of declared size
+/// `size`, refusing a header length larger than the member (npyz would allocate it blindly).
+fn read_preamble(file: &mut impl Read, size: u64) -> std::result::Result<Vec<u8>, String> {
+    let mut pre = vec![0u8; 10];
+    file.read_exact(&mut pre)
+        .map_err(|e| format!("member too short for a .npy preamble: {e}"))?;
+    if &pre[..6] != b"\x93NUMPY" {
+        return Err("magic not found for NPY file".to_owned());
+    }
+    let header_len = match pre[6] {
+        1 => u64::from(u16::from_le_bytes([pre[8], pre[9]])),
+        2 | 3 => {
+            let mut rest = [0u8; 2];
+            file.read_exact(&mut rest)
+                .map_err(|e| format!("member too short for a .npy preamble: {e}"))?;
+            pre.extend_from_slice(&rest);
+            u64::from(u32::from_le_bytes([pre[8], pre[9], rest[0], rest[1]]))
+        }
+        v => return Err(format!("unsupported .npy format version {v}")),
+    };
+    let used = pre.len() as u64;
+    if header_len > size.saturating_sub(used) {
+        return Err(format!(
+            "header length {header_len} exceeds the member's {size} bytes"
+        ));
+    }
+    Ok(pre)
+}
+
+/// Reads members of one `.npz` archive: a file ([`NpzReader::open`]) or any seekable reader
+/// ([`NpzReader::from_reader`], e.g. a `Cursor` over bytes in memory).
+pub struct NpzReader<R = BufReader<File>> {
     path: PathBuf,
-    archive: zip::ZipArchive<BufReader<File>>,
+    archive: zip::ZipArchive<R>,
     names: Vec<String>,
 }
 
-impl std::fmt::Debug for NpzReader {
+impl<R> std::fmt::Debug for NpzReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NpzReader")
             .field("path", &self.path)
@@ -113,24 +147,61 @@ fn fortran_to_c<T: Clone>(data: Vec<T>, shape: &[usize]) -> std::result::Result<
         .map_err(|e| format!("fortran-order data inconsistent with shape {shape:?}: {e}"))
 }
 
+/// Bytes the data of a plain-dtype member needs: the product of its shape times the element
+/// size; `None` on overflow (a header claiming more than any file can hold).
+fn data_bytes(shape: &[u64], element: u64) -> Option<u64> {
+    shape.iter().try_fold(element, |acc, &d| acc.checked_mul(d))
+}
+
+/// The error for a member whose header claims more data than the archive says the member holds.
+fn oversized(path: &Path, name: &str, shape: &[u64], needed: Option<u64>, size: u64) -> DataError {
+    let needed = needed.map_or_else(|| "more than 2^64".to_owned(), |b| b.to_string());
+    DataError::invalid(
+        path,
+        name,
+        Problem::Format,
+        format!("at most {size} data bytes (the member's size in the archive)"),
+        format!("a header claiming shape {shape:?}, {needed} bytes"),
+    )
+}
+
 impl NpzReader {
-    /// The `.npy` member `name`, header parsed; `None` when the archive has no such member.
-    fn member(&mut self, name: &str) -> Result<Option<NpyMember<'_>>> {
-        let file = match self.archive.by_name(&format!("{name}.npy")) {
+    /// Opens an archive file and lists its members.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path).map_err(|e| DataError::io(&path, "cannot open", e))?;
+        NpzReader::from_reader(BufReader::new(file), path)
+    }
+}
+
+impl<R: Read + Seek> NpzReader<R> {
+    /// The `.npy` member `name`, header parsed; `None` when the archive has no such member. A
+    /// header longer than the member, or a plain-dtype header claiming more data bytes than the
+    /// member's declared (uncompressed) size, is refused here, before anything is allocated.
+    fn member(&mut self, name: &str) -> Result<Option<NpyMember<'_, R>>> {
+        let mut file = match self.archive.by_name(&format!("{name}.npy")) {
             Ok(file) => file,
             Err(zip::result::ZipError::FileNotFound) => return Ok(None),
             Err(e) => return Err(format_error(&self.path, name, e)),
         };
-        npyz::NpyFile::new(file)
-            .map(Some)
-            .map_err(|e| format_error(&self.path, name, e))
+        let size = file.size();
+        let pre = read_preamble(&mut file, size).map_err(|e| format_error(&self.path, name, e))?;
+        let stream = std::io::Read::chain(std::io::Cursor::new(pre), file);
+        let npy = npyz::NpyFile::new(stream).map_err(|e| format_error(&self.path, name, e))?;
+        if let DType::Plain(ts) = npy.dtype() {
+            let needed = data_bytes(npy.shape(), ts.num_bytes().unwrap_or(0) as u64);
+            if needed.is_none_or(|b| b > size) {
+                return Err(oversized(&self.path, name, npy.shape(), needed, size));
+            }
+        }
+        Ok(Some(npy))
     }
 
-    /// Opens an archive and lists its members.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
-        let file = File::open(&path).map_err(|e| DataError::io(&path, "cannot open", e))?;
-        let archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| {
+    /// Reads an archive from any seekable reader and lists its members; `path` names the archive
+    /// in errors (the path API [`NpzReader::open`] is this over a buffered file).
+    pub fn from_reader(reader: R, path: impl Into<PathBuf>) -> Result<Self> {
+        let path = path.into();
+        let archive = zip::ZipArchive::new(reader).map_err(|e| {
             DataError::invalid(
                 &path,
                 "(archive)",
@@ -216,10 +287,13 @@ impl NpzReader {
             let DType::Plain(ts) = &dtype else {
                 unreachable!("checked above")
             };
+            // `member` checked that this product fits in the member's declared size; the
+            // declared size only bounds the first allocation, and no more than `needed` is read.
             let count: usize = shape.iter().product();
-            let mut bytes = Vec::with_capacity(count * ts.size_field() as usize);
-            std::io::Read::read_to_end(&mut npy.into_inner(), &mut bytes).map_err(err)?;
             let needed = count * ts.size_field() as usize;
+            let mut bytes = Vec::with_capacity(needed.min(64 << 20));
+            std::io::Read::read_to_end(&mut npy.into_inner().take(needed as u64), &mut bytes)
+                .map_err(err)?;
             if bytes.len() < needed {
                 return Err(format_error(
                     &path,
@@ -325,7 +399,7 @@ impl NpzReader {
     }
 }
 
-impl NpzReader {
+impl<R: Read + Seek> NpzReader<R> {
     /// Reads a 0-d (or one-element) string member (`<U` or `|S`, what `np.savez(f, name="text")`
     /// writes); `None` when absent.
     pub fn read_str(&mut self, name: &str) -> Result<Option<String>> {
@@ -334,10 +408,13 @@ impl NpzReader {
             return Ok(None);
         };
         let dtype = npy.dtype();
-        let count: u64 = npy.shape().iter().product();
+        let count = npy
+            .shape()
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d));
         let is_text = matches!(&dtype, DType::Plain(ts)
             if matches!(ts.type_char(), TypeChar::UnicodeStr | TypeChar::ByteStr));
-        if !is_text || count != 1 {
+        if !is_text || count != Some(1) {
             return Err(DataError::invalid(
                 &path,
                 name,
@@ -353,7 +430,7 @@ impl NpzReader {
     }
 }
 
-impl NpzReader {
+impl<R: Read + Seek> NpzReader<R> {
     /// Streams a real numeric member element by element in stored order, as f32, calling
     /// `f(k, value)` for the `k`-th stored element; memory use stays at the zip/npy buffers.
     pub fn stream_f32(
@@ -410,7 +487,7 @@ impl NpzReader {
     }
 }
 
-impl NpzReader {
+impl<R: Read + Seek> NpzReader<R> {
     /// Streams a complex member element by element in stored order, as complex64.
     pub fn stream_c64(
         &mut self,

@@ -2,6 +2,8 @@
 //! (`(n, N, N)` or legacy `(N, N, n)`, decided by the coordinate count first, FORMAT-001), and
 //! whether it holds intensities where amplitudes are expected.
 
+use std::io::{Read, Seek};
+
 use ndarray::Array3;
 
 use super::{Ctx, read_required};
@@ -56,8 +58,8 @@ impl DiffLayout {
 
 /// Resolves the diffraction key and layout from headers (FORMAT-001: coordinate count first, then
 /// squareness).
-pub(crate) fn diffraction_layout(
-    reader: &mut NpzReader,
+pub(crate) fn diffraction_layout<R: Read + Seek>(
+    reader: &mut NpzReader<R>,
     ctx: &mut Ctx<'_>,
     n: usize,
 ) -> Result<DiffLayout> {
@@ -147,8 +149,8 @@ pub(crate) fn diffraction_layout(
     })
 }
 
-pub(crate) fn read_diffraction(
-    reader: &mut NpzReader,
+pub(crate) fn read_diffraction<R: Read + Seek>(
+    reader: &mut NpzReader<R>,
     ctx: &mut Ctx<'_>,
     n: usize,
     options: &LoadOptions,

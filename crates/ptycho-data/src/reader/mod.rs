@@ -8,6 +8,7 @@ pub(crate) use diffraction::{
     DiffLayout, INTENSITY_EXPECTED, diffraction_layout, read_diffraction,
 };
 
+use std::io::{Read, Seek};
 use std::path::Path;
 
 use ndarray::{Array2, Array3};
@@ -107,7 +108,11 @@ impl Ctx<'_> {
     }
 }
 
-pub(crate) fn read_required(reader: &mut NpzReader, key: &str, hint: &str) -> Result<NpyArray> {
+pub(crate) fn read_required<R: Read + Seek>(
+    reader: &mut NpzReader<R>,
+    key: &str,
+    hint: &str,
+) -> Result<NpyArray> {
     reader.read(key)?.ok_or_else(|| DataError::MissingKey {
         file: reader.path().to_path_buf(),
         key: key.to_string(),
@@ -143,7 +148,10 @@ pub(crate) struct Positions {
     pub ycoords_start: Vec<f64>,
 }
 
-pub(crate) fn read_positions(reader: &mut NpzReader, ctx: &mut Ctx<'_>) -> Result<Positions> {
+pub(crate) fn read_positions<R: Read + Seek>(
+    reader: &mut NpzReader<R>,
+    ctx: &mut Ctx<'_>,
+) -> Result<Positions> {
     let coord_expected = "1-d float64 array (n,) of scan positions in object pixels";
     let x_arr = read_required(
         reader,
@@ -246,8 +254,8 @@ pub(crate) fn read_probe(
         .map_err(|e| ctx.invalid(key, Problem::Format, "consistent shape", e.to_string()))
 }
 
-pub(crate) fn read_y(
-    reader: &mut NpzReader,
+pub(crate) fn read_y<R: Read + Seek>(
+    reader: &mut NpzReader<R>,
     ctx: &mut Ctx<'_>,
     n: usize,
     npix: usize,
@@ -301,8 +309,8 @@ pub(crate) fn read_y(
 }
 
 /// `objectGuess`, when present: 2-d, at least `N × N`, complex64 (complex128 converted).
-pub(crate) fn read_object(
-    reader: &mut NpzReader,
+pub(crate) fn read_object<R: Read + Seek>(
+    reader: &mut NpzReader<R>,
     ctx: &mut Ctx<'_>,
     npix: usize,
 ) -> Result<Option<Array2<Complex32>>> {
