@@ -2,45 +2,15 @@
 //! `fuzz/regressions/<target>/`) through the same entry points the fuzz targets call, on stable:
 //! every input must be answered with a value or an error, never a panic.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ptycho_data::memmap::Manifest;
 use ptycho_data::{IntensityPolicy, LoadOptions, ScanData};
 
-/// Every file of `fuzz/corpus/<target>` and `fuzz/regressions/<target>`, sorted.
-fn inputs(target: &str) -> Vec<PathBuf> {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-    let mut files = Vec::new();
-    for kind in ["corpus", "regressions"] {
-        let dir = fuzz.join(kind).join(target);
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        files.extend(
-            entries
-                .map(|e| e.expect("readable fuzz directory").path())
-                .filter(|p| p.is_file()),
-        );
-    }
-    files.sort();
-    files
-}
+#[path = "../../../fuzz/replay.rs"]
+mod replay;
 
-/// Runs `check` on every input of `target`; returns how many there were. Panics listing every
-/// input that panicked.
-fn replay(target: &str, check: impl Fn(&[u8])) -> usize {
-    let files = inputs(target);
-    let mut panicked = Vec::new();
-    for file in &files {
-        let bytes = std::fs::read(file).expect("readable fuzz input");
-        if catch_unwind(AssertUnwindSafe(|| check(&bytes))).is_err() {
-            panicked.push(file.display().to_string());
-        }
-    }
-    assert!(panicked.is_empty(), "{target}: panicked on {panicked:?}");
-    files.len()
-}
+use replay::replay;
 
 #[test]
 fn npz_scan_inputs_never_panic() {
