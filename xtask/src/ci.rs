@@ -47,6 +47,13 @@ fn group<T>(name: &str, body: impl FnOnce() -> Result<T>) -> (Result<T>, f64) {
     (result, started.elapsed().as_secs_f64())
 }
 
+/// Passed and failed cases of a JUnit report.
+fn count_cases(report: &std::path::Path) -> Result<(usize, usize)> {
+    let cases = junit::read_cases(report)?;
+    let count = |status: CaseStatus| cases.iter().filter(|c| c.status == status).count();
+    Ok((count(CaseStatus::Passed), count(CaseStatus::Failed)))
+}
+
 pub fn run(project: &Project, args: Args) -> Result<()> {
     let cargo = &project.cargo;
     let sh = &project.sh;
@@ -112,15 +119,9 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
             .envs(map.env(false))
             .run();
             if report.exists() {
-                let cases = junit::read_cases(&report)?;
-                passed += cases
-                    .iter()
-                    .filter(|c| c.status == CaseStatus::Passed)
-                    .count();
-                failed += cases
-                    .iter()
-                    .filter(|c| c.status == CaseStatus::Failed)
-                    .count();
+                let (p, f) = count_cases(&report)?;
+                passed += p;
+                failed += f;
             }
             Ok(result?)
         } else {
@@ -158,15 +159,9 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
             }
             let result = cmd!(sh, "bash scripts/python-test.sh -q --junitxml={report}").run();
             if report.exists() {
-                let cases = junit::read_cases(&report)?;
-                passed += cases
-                    .iter()
-                    .filter(|c| c.status == CaseStatus::Passed)
-                    .count();
-                failed += cases
-                    .iter()
-                    .filter(|c| c.status == CaseStatus::Failed)
-                    .count();
+                let (p, f) = count_cases(&report)?;
+                passed += p;
+                failed += f;
             }
             Ok(result?)
         });
