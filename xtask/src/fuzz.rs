@@ -86,6 +86,29 @@ pub fn targets(manifest: &str) -> Result<Vec<String>> {
         .collect()
 }
 
+/// The cargo features target `name` needs (its `required-features`): the checkpoint target's
+/// model dependencies are optional so that the other targets build without them.
+pub fn required_features(manifest: &str, name: &str) -> Result<Vec<String>> {
+    let doc: toml::Table = manifest.parse().context("parsing fuzz/Cargo.toml")?;
+    let bin = doc
+        .get("bin")
+        .and_then(|b| b.as_array())
+        .and_then(|bins| {
+            bins.iter()
+                .find(|b| b.get("name").and_then(|n| n.as_str()) == Some(name))
+        })
+        .with_context(|| format!("fuzz/Cargo.toml has no [[bin]] `{name}`"))?;
+    let Some(features) = bin.get("required-features") else {
+        return Ok(Vec::new());
+    };
+    features
+        .as_array()
+        .and_then(|f| f.iter().map(|v| v.as_str().map(str::to_owned)).collect())
+        .with_context(|| {
+            format!("required-features of fuzz target `{name}` is not a list of names")
+        })
+}
+
 /// The value after `key` (e.g. `cov:`) in a libFuzzer status line, `1.2Mb`-style suffixes cut.
 fn field(line: &str, key: &str) -> Option<u64> {
     let mut words = line.split_whitespace();
@@ -219,7 +242,14 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
     );
     let mut reports = Vec::new();
     for target in &chosen {
-        cmd!(sh, "{cargo} +nightly fuzz build {target}")
+        let features = required_features(&manifest, target)?;
+        let flags: Vec<String> = if features.is_empty() {
+            Vec::new()
+        } else {
+            vec!["--features".to_owned(), features.join(",")]
+        };
+        let features: &[String] = &flags;
+        cmd!(sh, "{cargo} +nightly fuzz build {features...} {target}")
             .run()
             .with_context(|| format!("building fuzz target {target}"))?;
         let artifacts = fuzz.join("artifacts").join(target);
@@ -236,7 +266,7 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
         let clock = Instant::now();
         let output = cmd!(
             sh,
-            "{cargo} +nightly fuzz run {target} {work} {seeds} -- -max_total_time={seconds} -rss_limit_mb={rss} -malloc_limit_mb={rss} -timeout={timeout} -print_final_stats=1 {extra...}"
+            "{cargo} +nightly fuzz run {features...} {target} {work} {seeds} -- -max_total_time={seconds} -rss_limit_mb={rss} -malloc_limit_mb={rss} -timeout={timeout} -print_final_stats=1 {extra...}"
         )
         .ignore_status()
         .quiet()
@@ -354,6 +384,23 @@ stat::peak_rss_mb:              94
     }
 
     #[test]
+    fn only_the_checkpoint_target_needs_features() {
+        let manifest = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/Cargo.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            required_features(&manifest, "checkpoint").unwrap(),
+            ["checkpoint"]
+        );
+        assert!(required_features(&manifest, "bundle").unwrap().is_empty());
+        let err = required_features(&manifest, "nope")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "fuzz/Cargo.toml has no [[bin]] `nope`");
+    }
+
+    #[test]
     fn the_real_fuzz_manifest_lists_every_reader() {
         let manifest = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/Cargo.toml"),
@@ -366,6 +413,7 @@ stat::peak_rss_mb:              94
             "config",
             "torch_bridge",
             "memmap_manifest",
+            "checkpoint",
         ] {
             assert!(names.iter().any(|n| n == t), "{t} missing from {names:?}");
             let dict = Path::new(env!("CARGO_MANIFEST_DIR"))

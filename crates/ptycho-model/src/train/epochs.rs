@@ -75,6 +75,7 @@ impl<'a> EpochLoop<'a> {
                 device,
             )
         });
+        let model = with_stable_param_ids(model);
         let mut optim = AdamConfig::new()
             .with_beta_1(spec.adam_beta1)
             .with_beta_2(spec.adam_beta2)
@@ -93,7 +94,7 @@ impl<'a> EpochLoop<'a> {
             ),
             Some(state) => {
                 check_resumable(&state, spec, train_idx.len(), val_idx.len())?;
-                optim = state.restore_optimizer(optim)?;
+                optim = state.restore_optimizer(optim, &model)?;
                 let schedule = state
                     .schedule
                     .with_total_epochs(spec.nepochs, state.next_epoch);
@@ -118,7 +119,7 @@ impl<'a> EpochLoop<'a> {
             started: Instant::now(),
             steps_done: 0,
         };
-        Ok((run, with_stable_param_ids(model)))
+        Ok((run, model))
     }
 
     fn steps_per_epoch(&self) -> usize {

@@ -11,6 +11,7 @@ pub mod clip;
 mod epochs;
 pub mod history;
 pub mod observer;
+pub mod optimizer_record;
 pub mod resume;
 pub mod schedule;
 
@@ -20,7 +21,8 @@ pub use observer::{
     CancelToken, EpochEnd, NoObserver, ObserverError, Observers, RunEnd, RunStart, StepProgress,
     TrainObserver,
 };
-pub use resume::{TrainState, with_stable_param_ids};
+pub use optimizer_record::check_optimizer_record;
+pub use resume::{TrainState, load_optimizer_record, with_stable_param_ids};
 pub use schedule::{EarlyStopping, LrSchedule, Scheduler};
 
 use burn::tensor::Device;

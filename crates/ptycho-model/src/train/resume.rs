@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
 use crate::model::Pinn;
+use crate::train::optimizer_record::check_optimizer_record;
 use crate::train::{EarlyStopping, LrSchedule, TrainingHistory};
 
 /// Base of the renumbered parameter ids ("PTYC" in the high bytes), so they do not look like
@@ -37,7 +38,7 @@ impl ModuleMapper for StableIds {
 }
 
 /// The model with its parameters renumbered in traversal order (weights unchanged).
-pub fn with_stable_param_ids(model: Pinn) -> Pinn {
+pub fn with_stable_param_ids<M: Module>(model: M) -> M {
     model.map(&mut StableIds { next: 0 })
 }
 
@@ -68,18 +69,32 @@ impl TrainState {
         Ok(bytes.to_vec())
     }
 
-    /// Restores the optimizer's record into `optim`.
+    /// Restores the optimizer's record into `optim`, after checking it against `model` (whose
+    /// parameters carry the ids of [`with_stable_param_ids`]).
     pub(crate) fn restore_optimizer(
         &self,
         optim: ModuleOptimizer,
+        model: &Pinn,
     ) -> Result<ModuleOptimizer, ModelError> {
-        if self.optimizer.is_empty() {
-            return Err(ModelError::Resume(
-                "the checkpoint holds no optimizer state".to_owned(),
-            ));
-        }
-        let record = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(self.optimizer.clone()))
-            .map_err(|e| ModelError::Resume(format!("the optimizer state is not readable: {e}")))?;
-        Ok(optim.load_record(record))
+        load_optimizer_record(&self.optimizer, optim, model)
     }
+}
+
+/// Loads a checkpoint's optimizer record (`optimizer.bpk`) into `optim` once
+/// [`check_optimizer_record`] accepts it for `model`; anything that does not fit is refused
+/// instead of reaching burn, which would panic on it.
+pub fn load_optimizer_record<M: Module>(
+    bytes: &[u8],
+    optim: ModuleOptimizer,
+    model: &M,
+) -> Result<ModuleOptimizer, ModelError> {
+    if bytes.is_empty() {
+        return Err(ModelError::Resume(
+            "the checkpoint holds no optimizer state".to_owned(),
+        ));
+    }
+    check_optimizer_record(bytes, model)?;
+    let record = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| ModelError::Resume(format!("the optimizer state is not readable: {e}")))?;
+    Ok(optim.load_record(record))
 }
