@@ -59,7 +59,10 @@ fn gradients(model: &Model) -> GradientsParams {
 }
 
 /// A valid `optimizer.bpk` for [`model`]: Adam's state after one step.
-#[allow(dead_code, reason = "the replay test uses it, the fuzz target does not")]
+#[allow(
+    dead_code,
+    reason = "the replay test uses it, the fuzz target does not"
+)]
 pub fn valid_record(model: &Model) -> Vec<u8> {
     let mut optim = AdamConfig::new().init();
     let _ = optim.step(1e-3, model.clone(), gradients(model));

@@ -29,7 +29,9 @@ fn checkpoint_inputs_never_panic() {
 }
 
 /// Each regression made burn panic before the record was checked (a tensor without a parameter
-/// id, moments flattened to rank 1, a recorded rank of 5 or 99); each is now refused.
+/// id, moments flattened to rank 1, a recorded rank of 5 or 99) or, with a step count of
+/// `u64::MAX`, overflow (a panic with debug assertions, NaN weights without); each is now
+/// refused.
 #[test]
 fn regressions_are_refused_and_the_seed_record_is_accepted() {
     let model = checkpoint_case::model();
@@ -37,7 +39,7 @@ fn regressions_are_refused_and_the_seed_record_is_accepted() {
         .into_iter()
         .filter(|p| p.components().any(|c| c.as_os_str() == "regressions"))
         .collect::<Vec<_>>();
-    assert_eq!(regressions.len(), 4, "{regressions:?}");
+    assert_eq!(regressions.len(), 5, "{regressions:?}");
     for file in &regressions {
         let bytes = std::fs::read(file).unwrap();
         assert!(
@@ -100,6 +102,17 @@ fn rewrite(
     writer.into_bytes().unwrap().to_vec()
 }
 
+/// The record with every scalar whose name ends in `suffix` set to `value`.
+fn rescale(record: &[u8], suffix: &str, value: burn_pack::Scalar) -> Vec<u8> {
+    let reader = Reader::from_bytes(Bytes::from_bytes_vec(record.to_vec())).unwrap();
+    let scalars = reader.scalars().clone();
+    let mut writer = Writer::new(reader.into_tensors().unwrap());
+    for (key, old) in &scalars {
+        writer = writer.with_scalar(key, if key.ends_with(suffix) { value } else { *old });
+    }
+    writer.into_bytes().unwrap().to_vec()
+}
+
 fn refusal(record: &[u8], model: &checkpoint_case::Model) -> String {
     match load_optimizer_record(record, AdamConfig::new().init(), model) {
         Ok(_) => panic!("the record was accepted"),
@@ -137,6 +150,17 @@ fn optimizer_records_that_do_not_fit_the_model_are_refused_by_name() {
     });
     let err = refusal(&reshaped, &model);
     assert!(err.contains("expected F32 of shape"), "{err}");
+
+    let endless = rescale(&valid, ".momentum.time", burn_pack::Scalar::UInt(u64::MAX));
+    let err = refusal(&endless, &model);
+    assert!(
+        err.contains("expected a step count from 0 to 2147483646"),
+        "{err}"
+    );
+
+    let fractional = rescale(&valid, ".__rank", burn_pack::Scalar::Float(4.5));
+    let err = refusal(&fractional, &model);
+    assert!(err.contains("the parameter has rank"), "{err}");
 
     let err = refusal(b"not a burnpack record", &model);
     assert!(err.contains("not a burnpack record"), "{err}");
