@@ -332,6 +332,19 @@ fn resume_refuses_missing_and_mismatched_checkpoints() {
     let o = train_with(&out, 2, ("1", "12"), &["--resume"]);
     assert!(!o.status.success());
     assert!(text(&o).contains("pass --seed 11"), "{}", text(&o));
+    // An optimizer record that is not one.
+    let optimizer = out.join("checkpoints/last/optimizer.bpk");
+    let saved = std::fs::read(&optimizer).unwrap();
+    std::fs::write(&optimizer, b"not a record").unwrap();
+    let o = train(&out, 2, &["--resume"]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(
+        t.contains("checkpoints/last")
+            && t.contains("optimizer.bpk: the optimizer state is not a burnpack record"),
+        "{t}"
+    );
+    std::fs::write(&optimizer, saved).unwrap();
     // Nothing left to do.
     let o = train(&out, 1, &["--resume"]);
     assert!(!o.status.success());

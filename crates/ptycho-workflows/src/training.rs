@@ -8,10 +8,10 @@ use ptycho_bundle::{
 };
 use ptycho_config::TrainingConfig;
 use ptycho_data::PtychoDataContainer;
-use ptycho_model::train::NoObserver;
+use ptycho_model::train::{NoObserver, check_optimizer_record, with_stable_param_ids};
 use ptycho_model::{
-    CancelToken, GeneratorSpec, HostProbe, Observers, Physics, PhysicsSpec, Pinn, TrainHooks,
-    TrainObserver, TrainState, TrainingHistory, train_observed,
+    CancelToken, GeneratorSpec, HostProbe, ModelError, Observers, Physics, PhysicsSpec, Pinn,
+    TrainHooks, TrainObserver, TrainState, TrainingHistory, train_observed,
 };
 
 use crate::checkpoint;
@@ -357,5 +357,14 @@ fn resume_from(
         )));
     }
     apply_module_tensors(model, loaded.weights(ModelRole::Autoencoder))?;
+    // The training loop checks the record again; checking here names the file.
+    let stable = with_stable_param_ids(model.clone());
+    check_optimizer_record(&state.optimizer, &stable).map_err(|e| {
+        let problem = match e {
+            ModelError::Resume(problem) => problem,
+            other => other.to_string(),
+        };
+        refuse(format!("{}: {problem}", checkpoint::OPTIMIZER_FILE))
+    })?;
     Ok(state)
 }
