@@ -243,13 +243,12 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
     let mut reports = Vec::new();
     for target in &chosen {
         let features = required_features(&manifest, target)?;
-        let flags: Vec<String> = if features.is_empty() {
+        let flags: &[String] = &if features.is_empty() {
             Vec::new()
         } else {
             vec!["--features".to_owned(), features.join(",")]
         };
-        let features: &[String] = &flags;
-        cmd!(sh, "{cargo} +nightly fuzz build {features...} {target}")
+        cmd!(sh, "{cargo} +nightly fuzz build {flags...} {target}")
             .run()
             .with_context(|| format!("building fuzz target {target}"))?;
         let artifacts = fuzz.join("artifacts").join(target);
@@ -266,7 +265,7 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
         let clock = Instant::now();
         let output = cmd!(
             sh,
-            "{cargo} +nightly fuzz run {features...} {target} {work} {seeds} -- -max_total_time={seconds} -rss_limit_mb={rss} -malloc_limit_mb={rss} -timeout={timeout} -print_final_stats=1 {extra...}"
+            "{cargo} +nightly fuzz run {flags...} {target} {work} {seeds} -- -max_total_time={seconds} -rss_limit_mb={rss} -malloc_limit_mb={rss} -timeout={timeout} -print_final_stats=1 {extra...}"
         )
         .ignore_status()
         .quiet()

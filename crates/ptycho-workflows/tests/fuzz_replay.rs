@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use burn::optim::AdamConfig;
-use burn_pack::{Bytes, DType, Reader, Writer};
+use burn_pack::{Bytes, DType, Reader, Scalar, Writer};
 use ptycho_model::train::load_optimizer_record;
 use ptycho_workflows::checkpoint::parse_train_state;
 
@@ -75,11 +75,15 @@ fn seeds_parse_with_their_values_and_versions_are_checked() {
     );
 }
 
-/// The record's tensors, rewritten by `edit` (name, dtype, shape, param id, bytes) and packed
-/// again with the original scalars.
-fn rewrite(
+/// One tensor of a record as (name, dtype, shape, param id, bytes).
+type TensorParts = (String, DType, Vec<usize>, Option<u64>, Vec<u8>);
+
+/// The record repacked with every tensor passed through `tensor` and every scalar through
+/// `scalar` (name, value).
+fn repack(
     record: &[u8],
-    edit: impl Fn(&mut (String, DType, Vec<usize>, Option<u64>, Vec<u8>)),
+    tensor: impl Fn(&mut TensorParts),
+    scalar: impl Fn(&str, Scalar) -> Scalar,
 ) -> Vec<u8> {
     let reader = Reader::from_bytes(Bytes::from_bytes_vec(record.to_vec())).unwrap();
     let scalars = reader.scalars().clone();
@@ -90,27 +94,30 @@ fn rewrite(
         .map(|t| {
             let (name, dtype, shape, id, bytes) = t.into_parts().unwrap();
             let mut parts = (name, dtype, shape.to_vec(), id, bytes.to_vec());
-            edit(&mut parts);
+            tensor(&mut parts);
             let (name, dtype, shape, id, bytes) = parts;
             burn_pack::Tensor::new(name, dtype, shape, id, Bytes::from_bytes_vec(bytes))
         })
         .collect();
     let mut writer = Writer::new(tensors);
     for (key, value) in &scalars {
-        writer = writer.with_scalar(key, *value);
+        writer = writer.with_scalar(key, scalar(key, *value));
     }
     writer.into_bytes().unwrap().to_vec()
 }
 
+/// The record with its tensors rewritten by `edit`.
+fn rewrite(record: &[u8], edit: impl Fn(&mut TensorParts)) -> Vec<u8> {
+    repack(record, edit, |_, value| value)
+}
+
 /// The record with every scalar whose name ends in `suffix` set to `value`.
-fn rescale(record: &[u8], suffix: &str, value: burn_pack::Scalar) -> Vec<u8> {
-    let reader = Reader::from_bytes(Bytes::from_bytes_vec(record.to_vec())).unwrap();
-    let scalars = reader.scalars().clone();
-    let mut writer = Writer::new(reader.into_tensors().unwrap());
-    for (key, old) in &scalars {
-        writer = writer.with_scalar(key, if key.ends_with(suffix) { value } else { *old });
-    }
-    writer.into_bytes().unwrap().to_vec()
+fn with_scalar(record: &[u8], suffix: &str, value: Scalar) -> Vec<u8> {
+    repack(
+        record,
+        |_| {},
+        |key, old| if key.ends_with(suffix) { value } else { old },
+    )
 }
 
 fn refusal(record: &[u8], model: &checkpoint_case::Model) -> String {
@@ -151,14 +158,14 @@ fn optimizer_records_that_do_not_fit_the_model_are_refused_by_name() {
     let err = refusal(&reshaped, &model);
     assert!(err.contains("expected F32 of shape"), "{err}");
 
-    let endless = rescale(&valid, ".momentum.time", burn_pack::Scalar::UInt(u64::MAX));
+    let endless = with_scalar(&valid, ".momentum.time", Scalar::UInt(u64::MAX));
     let err = refusal(&endless, &model);
     assert!(
         err.contains("expected a step count from 0 to 2147483646"),
         "{err}"
     );
 
-    let fractional = rescale(&valid, ".__rank", burn_pack::Scalar::Float(4.5));
+    let fractional = with_scalar(&valid, ".__rank", Scalar::Float(4.5));
     let err = refusal(&fractional, &model);
     assert!(err.contains("the parameter has rank"), "{err}");
 
