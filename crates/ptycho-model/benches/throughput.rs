@@ -1,7 +1,7 @@
 //! Training and inference throughput at N = 64, batch 16, gridsize 1 and 2 (upstream size,
 //! n_filters_scale 2), with achieved GFLOP/s and a coarse profile of where a step spends time,
-//! once on our convolution kernels and once on burn's (`ptycho_model::conv::ConvKernels`), so
-//! every run measures the before and the after side by side.
+//! on each CPU convolution kernel set (`ptycho_model::conv::ConvKernels`: ours with Winograd, ours
+//! im2col only, burn's), so every run measures the before and the after side by side.
 //!
 //! `cargo bench -p ptycho-model --bench throughput` runs criterion on each case and writes
 //! `throughput.json` (patterns/s, GFLOP/s, profile) into `$PTYCHO_BENCH_OUT` or
@@ -84,13 +84,13 @@ fn main() {
         .measurement_time(Duration::from_secs(8))
         .configure_from_args();
     let mut report = Vec::new();
-    for (gs, kernels) in [1usize, 2]
-        .into_iter()
-        .flat_map(|gs| [(gs, ConvKernels::Ours), (gs, ConvKernels::Burn)])
-    {
+    for (gs, kernels) in [1usize, 2].into_iter().flat_map(|gs| {
+        [ConvKernels::Ours, ConvKernels::Direct, ConvKernels::Burn].map(|kernels| (gs, kernels))
+    }) {
         set_conv_kernels(kernels);
         let suffix = match kernels {
             ConvKernels::Ours => "",
+            ConvKernels::Direct => "_im2col_conv",
             ConvKernels::Burn => "_burn_conv",
         };
         let case = case(gs);

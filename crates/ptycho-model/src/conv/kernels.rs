@@ -10,6 +10,9 @@
 //!   `dW[C_out, k²·C_in] += dY[C_out, B·HW] · cols(x)[B·HW, k²·C_in]`, so the long reduction runs
 //!   over the batch and the pixels together instead of one short GEMM per sample.
 //!
+//! The 3 × 3 layers with enough channels go to [`super::winograd`] instead (same layout, same
+//! entry points), unless the process chose [`ConvKernels::Direct`].
+//!
 //! Parallelism happens at one level only: over samples (each GEMM single-threaded) when the batch
 //! can keep every thread busy, otherwise inside the GEMM. The `gemm` crate splits work over rows
 //! and columns, never over the reduction, so results do not depend on the thread count.
@@ -22,6 +25,9 @@ use std::cell::RefCell;
 
 use gemm::Parallelism;
 use rayon::prelude::*;
+
+use super::winograd;
+use super::{ConvKernels, conv_kernels};
 
 /// Sample groups of the weight gradient (partial sums in parallel, added in a fixed order).
 const WEIGHT_GRAD_GROUPS: usize = 16;
@@ -62,7 +68,7 @@ impl ConvShape {
         }
     }
 
-    fn plane(&self) -> usize {
+    pub(super) fn plane(&self) -> usize {
         self.height * self.width
     }
 
@@ -83,7 +89,7 @@ impl ConvShape {
 
 /// A matrix operand of [`matmul`]: base slice, row stride, column stride.
 #[derive(Clone, Copy)]
-struct Operand<'a> {
+pub(super) struct Operand<'a> {
     data: &'a [f32],
     row_stride: usize,
     col_stride: usize,
@@ -91,25 +97,30 @@ struct Operand<'a> {
 
 impl<'a> Operand<'a> {
     /// A row-major matrix whose rows are `row_stride` apart.
-    fn rows(data: &'a [f32], row_stride: usize) -> Self {
+    pub(super) fn rows(data: &'a [f32], row_stride: usize) -> Self {
+        Self::strided(data, (row_stride, 1))
+    }
+
+    /// A matrix whose element `(r, c)` is `data[r·row_stride + c·col_stride]`.
+    pub(super) fn strided(data: &'a [f32], (row_stride, col_stride): (usize, usize)) -> Self {
         Self {
             data,
             row_stride,
-            col_stride: 1,
+            col_stride,
         }
     }
 }
 
 /// Where [`matmul`] writes its `m × n` result.
-struct Destination<'a> {
-    data: &'a mut [f32],
-    row_stride: usize,
+pub(super) struct Destination<'a> {
+    pub(super) data: &'a mut [f32],
+    pub(super) row_stride: usize,
     /// Add to what is there (`true`) or overwrite it (`false`).
-    accumulate: bool,
+    pub(super) accumulate: bool,
 }
 
 /// `dst (+)= lhs[m, k] · rhs[k, n]`.
-fn matmul(
+pub(super) fn matmul(
     (m, n, k): (usize, usize, usize),
     dst: Destination<'_>,
     lhs: Operand<'_>,
@@ -163,7 +174,7 @@ thread_local! {
 
 /// Runs `f` with a scratch buffer of `len` floats (contents unspecified), reusing this thread's
 /// buffer unless it is already in use further up the stack.
-fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+pub(super) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     COLUMNS.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             if buf.len() < len {
@@ -282,15 +293,37 @@ fn forward_sample(
     });
 }
 
+/// Whether `s` goes to Winograd: where it pays ([`winograd::suits`]) and the process did not
+/// choose [`ConvKernels::Direct`].
+fn use_winograd(s: &ConvShape) -> bool {
+    s.batch > 0 && conv_kernels() != ConvKernels::Direct && winograd::suits(s)
+}
+
 /// `y = conv(x, weight) + bias`: `x[B, c_in, H, W]`, `weight[c_out, c_in, k, k]`,
 /// `bias[c_out]` → `y[B, c_out, H, W]`.
 pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
     assert_eq!(x.len(), s.batch * s.c_in * s.plane(), "conv input length");
     assert_eq!(weight.len(), s.c_out * s.depth(), "conv weight length");
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), s.c_out, "conv bias length");
+    }
+    if use_winograd(s) {
+        winograd::forward(x, weight, bias, s)
+    } else {
+        direct_forward(x, weight, bias, s)
+    }
+}
+
+/// [`forward`] by the im2col GEMM.
+pub(super) fn direct_forward(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    s: &ConvShape,
+) -> Vec<f32> {
     let out_len = s.c_out * s.plane();
     let mut out = match bias {
         Some(bias) => {
-            assert_eq!(bias.len(), s.c_out, "conv bias length");
             let mut out = Vec::with_capacity(s.batch * out_len);
             for _ in 0..s.batch {
                 for &b in bias {
@@ -349,7 +382,7 @@ pub fn bias_grad(dy: &[f32], s: &ConvShape) -> Vec<f32> {
 }
 
 /// `dst[c, r] = src[r·stride + c]` for `r < rows`, `c < cols`, in cache-sized tiles.
-fn transpose(src: &[f32], stride: usize, (rows, cols): (usize, usize), dst: &mut [f32]) {
+pub(super) fn transpose(src: &[f32], stride: usize, (rows, cols): (usize, usize), dst: &mut [f32]) {
     const TILE: usize = 32;
     for r0 in (0..rows).step_by(TILE) {
         for c0 in (0..cols).step_by(TILE) {
@@ -402,12 +435,19 @@ fn weight_grad_part(
 }
 
 /// `dL/dweight[c_out, c_in, k, k]` from the layer input `x` and `dy`.
-///
-/// Computed transposed, `dWᵀ[k²·c_in, c_out] = cols(x)[k²·c_in, B·HW] · dYᵀ[B·HW, c_out]`, so
+pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
+    if use_winograd(s) {
+        winograd::weight_grad(x, dy, s)
+    } else {
+        direct_weight_grad(x, dy, s)
+    }
+}
+
+/// [`weight_grad`] by the im2col GEMM, computed transposed, `dWᵀ[k²·c_in, c_out] = cols(x)[k²·c_in, B·HW] · dYᵀ[B·HW, c_out]`, so
 /// that both GEMM operands are row-major (measured 1.5–3× faster in `gemm` than reading the
 /// columns transposed). The samples are split into a fixed number of groups whose partial sums
 /// run in parallel and are added in order, so the result does not depend on the thread count.
-pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
+pub(super) fn direct_weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
     let depth = s.depth();
     let per_group = s.batch.div_ceil(WEIGHT_GRAD_GROUPS).max(1);
     let groups: Vec<_> = (0..s.batch)

@@ -1,7 +1,8 @@
 //! The generator's convolutions. On the CPU (`flex`) backend, 1 × 1 and 3 × 3 stride-1
-//! "same"-padded `f32` convolutions run our own GEMM kernels ([`kernels`], wired into burn as a
-//! backend extension with its own backward step); every other case, and every other backend,
-//! runs burn's `Conv2d::forward`. `nn::Conv2d` stays the parameter holder, so model bundles do
+//! "same"-padded `f32` convolutions run our own kernels ([`kernels`]: an im2col GEMM, and
+//! Winograd F(4×4, 3×3) in [`winograd`] for the 3 × 3 layers with enough channels), wired into
+//! burn as a backend extension with its own backward step; every other case, and every other
+//! backend, runs burn's `Conv2d::forward`. `nn::Conv2d` stays the parameter holder, so model bundles do
 //! not change.
 //!
 //! burn-flex's convolution, which this replaces, copies the input to NHWC, zero-fills one im2col
@@ -10,8 +11,9 @@
 
 mod extension;
 mod kernels;
+mod winograd;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::nn::PaddingConfig2d;
@@ -23,26 +25,29 @@ pub use extension::SameConvBackend;
 /// Which convolution kernels the CPU backend runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConvKernels {
-    /// Our GEMM kernels where they apply (the default).
+    /// Our kernels, Winograd F(4×4, 3×3) for the 3 × 3 layers with 16 or more channels in and
+    /// out and the im2col GEMM for the rest (the default).
     Ours,
+    /// Our im2col GEMM for every layer, no Winograd (for comparison in benchmarks).
+    Direct,
     /// burn's own convolution everywhere (for comparison in benchmarks).
     Burn,
 }
 
-static USE_BURN: AtomicBool = AtomicBool::new(false);
+static KERNELS: AtomicU8 = AtomicU8::new(0);
 
 /// Chooses the CPU convolution kernels for the whole process; benchmarks use it to measure
-/// both in one run. Results agree to rounding either way.
+/// them side by side in one run. Results agree to rounding whichever runs.
 pub fn set_conv_kernels(kernels: ConvKernels) {
-    USE_BURN.store(kernels == ConvKernels::Burn, Ordering::Relaxed);
+    KERNELS.store(kernels as u8, Ordering::Relaxed);
 }
 
 /// The CPU convolution kernels in use.
 pub fn conv_kernels() -> ConvKernels {
-    if USE_BURN.load(Ordering::Relaxed) {
-        ConvKernels::Burn
-    } else {
-        ConvKernels::Ours
+    match KERNELS.load(Ordering::Relaxed) {
+        0 => ConvKernels::Ours,
+        1 => ConvKernels::Direct,
+        _ => ConvKernels::Burn,
     }
 }
 
@@ -66,7 +71,7 @@ fn our_kernels_apply(conv: &Conv2d, x: &Tensor<4>) -> bool {
         PaddingConfig2d::Explicit(t, l, b, r) => [t, l, b, r] == [k / 2; 4],
         PaddingConfig2d::Valid => k == 1,
     };
-    conv_kernels() == ConvKernels::Ours
+    conv_kernels() != ConvKernels::Burn
         && matches!(x.device().inner().as_dispatch(), DispatchDevice::Flex(_))
         && x.dtype() == DType::F32
         && conv.weight.val().dtype() == DType::F32

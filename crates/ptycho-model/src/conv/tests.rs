@@ -9,7 +9,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
 use super::kernels::{self, ConvShape};
-use super::{conv2d, our_kernels_apply};
+use super::{conv2d, our_kernels_apply, winograd};
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap()
@@ -74,7 +74,20 @@ fn cases() -> Vec<ConvShape> {
         shape(2, 64, 8, (50, 37), 3),
         shape(5, 6, 3, (11, 8), 1),
         shape(2, 128, 32, (16, 16), 1),
+        // Winograd: ragged tiles (sides not multiples of 4), one sample (the sequential path),
+        // several chunks of tiles, and the generator's deepest layer.
+        shape(3, 64, 80, (9, 13), 3),
+        shape(1, 64, 64, (20, 20), 3),
+        shape(2, 64, 64, (64, 64), 3),
+        shape(16, 256, 256, (8, 8), 3),
     ]
+}
+
+#[test]
+fn the_cases_cover_both_algorithms() {
+    let winograd = cases().iter().filter(|s| winograd::suits(s)).count();
+    assert!(winograd >= 5, "{winograd} Winograd cases");
+    assert!(cases().len() - winograd >= 5);
 }
 
 /// Output and gradients of `sum(conv(x) ⊙ r)` for x, weight and bias.
@@ -142,23 +155,20 @@ fn inference_path_matches_burn_without_autodiff() {
 
 #[test]
 fn input_gradient_is_the_adjoint_of_the_convolution() {
-    // <conv(x), y> = <x, conv*(y)> for any x, y (no bias).
-    let s = shape(2, 3, 5, (6, 7), 3);
-    let fill = |n: usize, seed: u32| -> Vec<f32> {
-        (0..n)
-            .map(|i| (((i as u32).wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 500.0 - 1.0)
-            .collect()
-    };
-    let x = fill(s.batch * s.c_in * 42, 1);
-    let y = fill(s.batch * s.c_out * 42, 2);
-    let w = fill(s.c_out * s.c_in * 9, 3);
-    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| (p * q) as f64).sum::<f64>();
-    let lhs = dot(&kernels::forward(&x, &w, None, &s), &y);
-    let rhs = dot(&x, &kernels::input_grad(&y, &w, &s));
-    assert!(
-        (lhs - rhs).abs() < 1e-4 * lhs.abs().max(1.0),
-        "{lhs} vs {rhs}"
-    );
+    // <conv(x), y> = <x, conv*(y)> for any x, y (no bias), on both algorithms.
+    for s in [shape(2, 3, 5, (6, 7), 3), shape(2, 64, 72, (6, 7), 3)] {
+        let plane = s.height * s.width;
+        let x = fill(s.batch * s.c_in * plane, 1);
+        let y = fill(s.batch * s.c_out * plane, 2);
+        let w = fill(s.c_out * s.c_in * 9, 3);
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| (p * q) as f64).sum::<f64>();
+        let lhs = dot(&kernels::forward(&x, &w, None, &s), &y);
+        let rhs = dot(&x, &kernels::input_grad(&y, &w, &s));
+        assert!(
+            (lhs - rhs).abs() < 1e-4 * lhs.abs().max(1.0),
+            "{s:?}: {lhs} vs {rhs}"
+        );
+    }
 }
 
 #[test]
@@ -186,8 +196,18 @@ fn loss(conv: &Conv2d, x: &Tensor<4>, r: &Tensor<4>) -> f64 {
 
 #[test]
 fn finite_differences_agree_with_the_autodiff_gradients() {
+    finite_differences_agree(shape(2, 3, 2, (5, 6), 3));
+}
+
+#[test]
+fn finite_differences_agree_through_winograd() {
+    let s = shape(1, 64, 64, (6, 5), 3);
+    assert!(winograd::suits(&s));
+    finite_differences_agree(s);
+}
+
+fn finite_differences_agree(s: ConvShape) {
     let device = Device::flex().autodiff();
-    let s = shape(2, 3, 2, (5, 6), 3);
     let conv = layer(&s, 3, &device);
     let x = random([s.batch, s.c_in, s.height, s.width], 4, &device).require_grad();
     let r = random([s.batch, s.c_out, s.height, s.width], 5, &device);
@@ -252,4 +272,65 @@ fn other_convolutions_keep_burns_kernels() {
         &values(valid.forward(x)),
     );
     assert_eq!(err, 0.0);
+}
+
+/// A deterministic fill in [-1, 1).
+fn fill(n: usize, seed: u32) -> Vec<f32> {
+    (0..n)
+        .map(|i| (((i as u32).wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 500.0 - 1.0)
+        .collect()
+}
+
+#[test]
+fn winograd_moves_the_image_the_right_way() {
+    // As `a_shifted_kernel_moves_the_image_the_right_way`, through Winograd: output channel 3
+    // reads input channel 5 at (y - 1, x + 1) only, on a plane whose sides are not multiples of 4.
+    let s = shape(1, 64, 64, (6, 7), 3);
+    assert!(winograd::suits(&s));
+    let x: Vec<f32> = (0..64 * 42).map(|v| (v % 97) as f32).collect();
+    let mut w = vec![0.0; 64 * 64 * 9];
+    w[(3 * 64 + 5) * 9 + 2] = 1.0;
+    let y = kernels::forward(&x, &w, None, &s);
+    let plane = &y[3 * 42..][..42];
+    let src = &x[5 * 42..][..42];
+    for (r, row) in plane.chunks_exact(7).enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            let expected = if r >= 1 && c + 1 < 7 {
+                src[(r - 1) * 7 + c + 1]
+            } else {
+                0.0
+            };
+            assert!((v - expected).abs() < 1e-3, "({r}, {c}): {v} vs {expected}");
+        }
+    }
+    assert!(y[..3 * 42].iter().all(|v| v.abs() < 1e-4));
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    for s in [shape(4, 64, 64, (24, 20), 3), shape(4, 16, 8, (12, 12), 3)] {
+        let x = fill(s.batch * s.c_in * s.height * s.width, 1);
+        let dy = fill(s.batch * s.c_out * s.height * s.width, 2);
+        let w = fill(s.c_out * s.c_in * 9, 3);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                [
+                    kernels::forward(&x, &w, None, &s),
+                    kernels::input_grad(&dy, &w, &s),
+                    kernels::weight_grad(&x, &dy, &s),
+                ]
+            })
+        };
+        let one = run(1);
+        for threads in [2, 3, 8] {
+            assert!(
+                one == run(threads),
+                "{s:?}: {threads} threads differ from one"
+            );
+        }
+    }
 }

@@ -1,0 +1,610 @@
+//! Winograd minimal-filtering convolution F(4×4, 3×3) (Lavin & Gray, 2016) for the 3 × 3 layers
+//! with enough channels: every 4 × 4 block of outputs comes from one 6 × 6 input tile (tiles
+//! overlapping by two), and the `9·c_in` multiplications per output pixel of the direct method
+//! become `36/16·c_in`, four times fewer.
+//!
+//! Per chunk of tiles, with `ξ` running over the 36 transform positions:
+//!
+//! - forward: `V_ξ[c_in, T] = (Bᵀ d B)_ξ`, `M_ξ[c_out, T] = U_ξ[c_out, c_in] · V_ξ` with the
+//!   kernel transformed once per call, `U = G g Gᵀ`, then `y = Aᵀ M A` for every tile;
+//! - input gradient: the forward of the adjoint kernel (see [`super::kernels::input_grad`]);
+//! - weight gradient: the adjoint of the forward in `g`,
+//!   `dUᵀ_ξ[c_in, c_out] += V_ξ[c_in, T] · (A dY Aᵀ)ᵀ_ξ[T, c_out]` over the tiles, then
+//!   `dW = Gᵀ dU G`.
+//!
+//! The transforms run on 16 tiles at a time in vector registers, with the coefficients known at
+//! compile time; chunks are small enough for their transformed tiles to stay in cache. As in
+//! [`super::kernels`], partial weight-gradient sums come from a split of the batch that depends
+//! on the shape only, so results do not depend on the thread count.
+
+use std::ops::Range;
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+use super::kernels::{ConvShape, Destination, Operand, matmul, transpose, with_scratch};
+
+/// Outputs per tile side.
+const M: usize = 4;
+
+/// Inputs per tile side.
+const ALPHA: usize = M + 2;
+
+/// Transform positions per tile.
+const POSITIONS: usize = ALPHA * ALPHA;
+
+/// Fewest input and output channels for which the transforms pay for themselves (below it the
+/// GEMMs are too short; measured with `benches/conv.rs`).
+const MIN_CHANNELS: usize = 64;
+
+/// Bytes of transformed tiles (both GEMM operands of one chunk) kept in cache at once.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// Fewest tiles per chunk, so that the GEMMs are not too short.
+const MIN_CHUNK_TILES: usize = 256;
+
+/// Extra floats between the matrices of two transform positions: with 36 of them a multiple of
+/// 4 KiB apart, every position's stream would fall into the same cache sets.
+const SPACING: usize = 16;
+
+/// The distance between the matrices of two transform positions when each holds `len` values.
+fn spaced(len: usize) -> usize {
+    len + SPACING
+}
+
+/// Kernel pairs transformed per call of [`sandwich`].
+const KERNEL_LANES: usize = 256;
+
+/// Tiles (or kernels) transformed together: four vector registers at AVX-512, and a block of
+/// 36 such runs stays in the L1 cache.
+const LANES: usize = 64;
+
+type Lane = [f32; LANES];
+
+// The F(4×4, 3×3) matrices for the interpolation points 0, ±1, ±2 (Lavin & Gray, eq. 12 ff.).
+
+/// Input transform `Bᵀ`.
+#[rustfmt::skip]
+const BT: [[f32; ALPHA]; ALPHA] = [
+    [4.0, 0.0, -5.0, 0.0, 1.0, 0.0],
+    [0.0, -4.0, -4.0, 1.0, 1.0, 0.0],
+    [0.0, 4.0, -4.0, -1.0, 1.0, 0.0],
+    [0.0, -2.0, -1.0, 2.0, 1.0, 0.0],
+    [0.0, 2.0, -1.0, -2.0, 1.0, 0.0],
+    [0.0, 4.0, 0.0, -5.0, 0.0, 1.0],
+];
+
+/// Kernel transform `G`.
+#[rustfmt::skip]
+const G: [[f32; 3]; ALPHA] = [
+    [1.0 / 4.0, 0.0, 0.0],
+    [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+    [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+    [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+    [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+    [0.0, 0.0, 1.0],
+];
+
+/// Output transform `Aᵀ`.
+#[rustfmt::skip]
+const AT: [[f32; ALPHA]; M] = [
+    [1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
+    [0.0, 1.0, -1.0, 2.0, -2.0, 0.0],
+    [0.0, 1.0, 1.0, 4.0, 4.0, 0.0],
+    [0.0, 1.0, -1.0, 8.0, -8.0, 1.0],
+];
+
+const fn transposed<const R: usize, const C: usize>(m: [[f32; C]; R]) -> [[f32; R]; C] {
+    let mut t = [[0.0; R]; C];
+    let mut r = 0;
+    while r < R {
+        let mut c = 0;
+        while c < C {
+            t[c][r] = m[r][c];
+            c += 1;
+        }
+        r += 1;
+    }
+    t
+}
+
+const GT: [[f32; ALPHA]; 3] = transposed(G);
+const A: [[f32; M]; ALPHA] = transposed(AT);
+
+/// Whether Winograd pays for a convolution of shape `s`.
+pub fn suits(s: &ConvShape) -> bool {
+    s.kernel == 3 && s.c_in >= MIN_CHANNELS && s.c_out >= MIN_CHANNELS && s.plane() > 0
+}
+
+/// Tiles per column and per row of a plane.
+fn grid(s: &ConvShape) -> (usize, usize) {
+    (s.height.div_ceil(M), s.width.div_ceil(M))
+}
+
+/// Tile rows (across samples) per chunk: as many as [`CHUNK_BYTES`] allows, but at least
+/// [`MIN_CHUNK_TILES`] tiles.
+fn chunk_rows(s: &ConvShape) -> usize {
+    let tw = grid(s).1;
+    let per_row = POSITIONS * (s.c_in + s.c_out) * tw * 4;
+    (CHUNK_BYTES / per_row).max(MIN_CHUNK_TILES.div_ceil(tw))
+}
+
+/// Runs `f` compiled for the widest vector instructions this CPU has (AVX-512, AVX2 + FMA, or
+/// the baseline); what is inlined into `f` (`#[inline(always)]`) gets the same instructions.
+#[inline(always)]
+fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    pulp::Arch::new().dispatch(f)
+}
+
+#[inline(always)]
+fn axpy(dst: &mut Lane, c: f32, src: &Lane) {
+    for (d, v) in dst.iter_mut().zip(src) {
+        *d += c * v;
+    }
+}
+
+/// One of the five transforms, `X ↦ L · X · Rᵀ` with `L[P × Q]` and `R[R × S]`, as types so that
+/// the coefficients are compile-time constants inside the vectorised code: zero coefficients cost
+/// nothing and the loops unroll.
+trait Sandwich<const P: usize, const Q: usize, const R: usize, const S: usize> {
+    const L: [[f32; Q]; P];
+    const R: [[f32; S]; R];
+}
+
+/// `Bᵀ d B`: input tile to transform positions.
+struct InputTransform;
+impl Sandwich<ALPHA, ALPHA, ALPHA, ALPHA> for InputTransform {
+    const L: [[f32; ALPHA]; ALPHA] = BT;
+    const R: [[f32; ALPHA]; ALPHA] = BT;
+}
+
+/// `Aᵀ M A`: transform positions to the output block.
+struct OutputTransform;
+impl Sandwich<M, ALPHA, M, ALPHA> for OutputTransform {
+    const L: [[f32; ALPHA]; M] = AT;
+    const R: [[f32; ALPHA]; M] = AT;
+}
+
+/// `A dY Aᵀ`: output-block gradient to transform positions (adjoint of [`OutputTransform`]).
+struct OutputAdjoint;
+impl Sandwich<ALPHA, M, ALPHA, M> for OutputAdjoint {
+    const L: [[f32; M]; ALPHA] = A;
+    const R: [[f32; M]; ALPHA] = A;
+}
+
+/// `G g Gᵀ`: kernel to transform positions.
+struct KernelTransform;
+impl Sandwich<ALPHA, 3, ALPHA, 3> for KernelTransform {
+    const L: [[f32; 3]; ALPHA] = G;
+    const R: [[f32; 3]; ALPHA] = G;
+}
+
+/// `Gᵀ dU G`: transformed-kernel gradient to the kernel (adjoint of [`KernelTransform`]).
+struct KernelAdjoint;
+impl Sandwich<3, ALPHA, 3, ALPHA> for KernelAdjoint {
+    const L: [[f32; ALPHA]; 3] = GT;
+    const R: [[f32; ALPHA]; 3] = GT;
+}
+
+/// `out = T::L · input · T::Rᵀ` for [`LANES`] independent `Q × S` matrices at once.
+#[inline(always)]
+fn sandwich_block<T, const P: usize, const Q: usize, const R: usize, const S: usize>(
+    input: &[[Lane; S]; Q],
+    row: &mut [Lane; S],
+    out: &mut [[Lane; R]; P],
+) where
+    T: Sandwich<P, Q, R, S>,
+{
+    // Sums start from -0.0, the exact identity of addition, so that the compiler drops the first
+    // addition (it may not drop `0.0 + x`, which differs from `x` when `x` is -0.0).
+    for (out, l) in out.iter_mut().zip(&T::L) {
+        *row = [[-0.0; LANES]; S];
+        for (&c, input) in l.iter().zip(input) {
+            if c != 0.0 {
+                for (row, v) in row.iter_mut().zip(input) {
+                    axpy(row, c, v);
+                }
+            }
+        }
+        for (out, r) in out.iter_mut().zip(&T::R) {
+            *out = [-0.0; LANES];
+            for (&c, row) in r.iter().zip(row.iter()) {
+                if c != 0.0 {
+                    axpy(out, c, row);
+                }
+            }
+        }
+    }
+}
+
+/// `out[a, b, ·] = Σᵢ Σⱼ L[a, i] · input[i, j, ·] · R[b, j]`, every entry a run of `lanes`
+/// values: input entry `(i, j)` starts at `(i·S + j)·in_stride`, output entry `(a, b)` at
+/// `(a·R + b)·out_stride`.
+fn sandwich<T, const P: usize, const Q: usize, const R: usize, const S: usize>(
+    (input, in_stride): (&[f32], usize),
+    (out, out_stride): (&mut [f32], usize),
+    lanes: usize,
+) where
+    T: Sandwich<P, Q, R, S>,
+{
+    vectorized(
+        #[inline(always)]
+        || {
+            let mut block = [[[0.0; LANES]; S]; Q];
+            let mut row = [[0.0; LANES]; S];
+            let mut res = [[[0.0; LANES]; R]; P];
+            for t0 in (0..lanes).step_by(LANES) {
+                let n = LANES.min(lanes - t0);
+                for (i, block) in block.iter_mut().enumerate() {
+                    for (j, block) in block.iter_mut().enumerate() {
+                        load(block, &input[(i * S + j) * in_stride + t0..], n);
+                    }
+                }
+                sandwich_block::<T, P, Q, R, S>(&block, &mut row, &mut res);
+                for (a, res) in res.iter().enumerate() {
+                    for (b, res) in res.iter().enumerate() {
+                        store(&mut out[(a * R + b) * out_stride + t0..], res, n);
+                    }
+                }
+            }
+        },
+    );
+}
+
+#[inline(always)]
+fn load(dst: &mut Lane, src: &[f32], n: usize) {
+    match src.get(..LANES) {
+        Some(full) if n == LANES => dst.copy_from_slice(full),
+        _ => dst[..n].copy_from_slice(&src[..n]),
+    }
+}
+
+#[inline(always)]
+fn store(dst: &mut [f32], src: &Lane, n: usize) {
+    match dst.get_mut(..LANES) {
+        Some(full) if n == LANES => full.copy_from_slice(src),
+        _ => dst[..n].copy_from_slice(&src[..n]),
+    }
+}
+
+/// Where the tiles of a chunk lie: tile rows `rows` of a group of samples, counted across the
+/// samples (`sample = row / tile rows per plane`).
+struct Chunk<'a> {
+    s: &'a ConvShape,
+    rows: Range<usize>,
+}
+
+impl Chunk<'_> {
+    fn tiles(&self) -> usize {
+        self.rows.len() * grid(self.s).1
+    }
+
+    /// The distance between two entries of a gathered tile (one value per tile).
+    fn stride(&self) -> usize {
+        spaced(self.tiles())
+    }
+
+    /// For each tile row of the chunk: its index in the chunk, the sample and the tile row in it.
+    fn tile_rows(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let per_plane = grid(self.s).0;
+        self.rows
+            .clone()
+            .enumerate()
+            .map(move |(k, row)| (k, row / per_plane, row % per_plane))
+    }
+
+    /// The `count` entries from `first` of a gathered block, each cut to tile row `k`:
+    /// `entries[e][tx] = d[(first + e)·stride + k·tw + tx]`.
+    fn entries<'d, const COUNT: usize>(
+        &self,
+        d: &'d mut [f32],
+        first: usize,
+        k: usize,
+    ) -> [&'d mut [f32]; COUNT] {
+        let (stride, tw) = (self.stride(), grid(self.s).1);
+        let mut rows = d[first * stride..].chunks_mut(stride);
+        std::array::from_fn(|_| {
+            &mut rows.next().expect("scratch holds every entry")[k * tw..][..tw]
+        })
+    }
+
+    /// `d[i, j, t] = plane[4·ty + i - 1, 4·tx + j - 1]` (zero outside) for channel `channel` of
+    /// `x[samples, channels, H, W]`: the 6 × 6 input tile of every tile `t` of the chunk.
+    fn gather_input(&self, x: &[f32], (channel, channels): (usize, usize), d: &mut [f32]) {
+        let s = self.s;
+        let (plane, tw) = (s.plane(), grid(s).1);
+        // One image row with its zero border: padded[1 + x] = row[x].
+        let mut padded = vec![0.0f32; M * tw + 2];
+        vectorized(
+            #[inline(always)]
+            || {
+                for (k, sample, ty) in self.tile_rows() {
+                    let src = &x[(sample * channels + channel) * plane..][..plane];
+                    for i in 0..ALPHA {
+                        let row = &mut padded[1..=s.width];
+                        match (M * ty + i).checked_sub(1).filter(|&y| y < s.height) {
+                            Some(y) => row.copy_from_slice(&src[y * s.width..][..s.width]),
+                            None => row.fill(0.0),
+                        }
+                        let [e0, e1, e2, e3, e4, e5] = self.entries(d, i * ALPHA, k);
+                        deinterleave(&padded, [&mut *e0, &mut *e1, &mut *e2, &mut *e3]);
+                        // Columns 4 and 5 of a tile are columns 0 and 1 of the next one.
+                        e4[..tw - 1].copy_from_slice(&e0[1..]);
+                        e4[tw - 1] = padded[M * tw];
+                        e5[..tw - 1].copy_from_slice(&e1[1..]);
+                        e5[tw - 1] = padded[M * tw + 1];
+                    }
+                }
+            },
+        );
+    }
+
+    /// `d[a, b, t] = plane[4·ty + a, 4·tx + b]` (zero outside) for channel `channel` of
+    /// `y[samples, channels, H, W]`: the 4 × 4 output block of every tile.
+    fn gather_output(&self, y: &[f32], (channel, channels): (usize, usize), d: &mut [f32]) {
+        let s = self.s;
+        let (plane, tw) = (s.plane(), grid(s).1);
+        let mut padded = vec![0.0f32; M * tw];
+        vectorized(
+            #[inline(always)]
+            || {
+                for (k, sample, ty) in self.tile_rows() {
+                    let src = &y[(sample * channels + channel) * plane..][..plane];
+                    for a in 0..M {
+                        let row = &mut padded[..s.width];
+                        match Some(M * ty + a).filter(|&y| y < s.height) {
+                            Some(y) => row.copy_from_slice(&src[y * s.width..][..s.width]),
+                            None => row.fill(0.0),
+                        }
+                        deinterleave(&padded, self.entries(d, a * M, k));
+                    }
+                }
+            },
+        );
+    }
+
+    /// Writes the 4 × 4 output blocks `d[a, b, t]` (plus `bias`) into channel `channel` of
+    /// `out[samples, channels, H, W]`, dropping what falls outside the plane.
+    fn scatter_output(
+        &self,
+        d: &mut [f32],
+        bias: f32,
+        (channel, channels): (usize, usize),
+        out: &mut [f32],
+    ) {
+        let s = self.s;
+        let (plane, tw) = (s.plane(), grid(s).1);
+        let mut padded = vec![0.0f32; M * tw];
+        vectorized(
+            #[inline(always)]
+            || {
+                for (k, sample, ty) in self.tile_rows() {
+                    let dst = &mut out[(sample * channels + channel) * plane..][..plane];
+                    for a in 0..M {
+                        let y = M * ty + a;
+                        if y >= s.height {
+                            break;
+                        }
+                        let [e0, e1, e2, e3] = self.entries(d, a * M, k);
+                        for ((((q, v0), v1), v2), v3) in
+                            padded.chunks_exact_mut(M).zip(e0).zip(e1).zip(e2).zip(e3)
+                        {
+                            q.copy_from_slice(&[*v0 + bias, *v1 + bias, *v2 + bias, *v3 + bias]);
+                        }
+                        dst[y * s.width..][..s.width].copy_from_slice(&padded[..s.width]);
+                    }
+                }
+            },
+        );
+    }
+}
+
+/// `phases[p][t] = padded[4·t + p]` for every `t` of the phases (`padded` holds at least `4·t`).
+#[inline(always)]
+fn deinterleave(padded: &[f32], [p0, p1, p2, p3]: [&mut [f32]; M]) {
+    let quads = padded.chunks_exact(M);
+    for ((((q, v0), v1), v2), v3) in quads.zip(p0).zip(p1).zip(p2).zip(p3) {
+        (*v0, *v1, *v2, *v3) = (q[0], q[1], q[2], q[3]);
+    }
+}
+
+/// `U[ξ, o·c_in + i] = (G w[o, i] Gᵀ)_ξ` for `weight[c_out, c_in, 3, 3]`, positions
+/// [`spaced`] apart.
+fn transform_kernel(weight: &[f32]) -> Vec<f32> {
+    let pairs = weight.len() / 9;
+    let mut u = vec![0.0; POSITIONS * spaced(pairs)];
+    let mut g = vec![0.0; 9 * KERNEL_LANES];
+    for p0 in (0..pairs).step_by(KERNEL_LANES) {
+        let lanes = KERNEL_LANES.min(pairs - p0);
+        for (lane, taps) in weight[p0 * 9..][..lanes * 9].chunks_exact(9).enumerate() {
+            for (k, v) in taps.iter().enumerate() {
+                g[k * lanes + lane] = *v;
+            }
+        }
+        sandwich::<KernelTransform, ALPHA, 3, ALPHA, 3>(
+            (&g, lanes),
+            (&mut u[p0..], spaced(pairs)),
+            lanes,
+        );
+    }
+    u
+}
+
+/// `dW[o, i] = Gᵀ dU[·, o·c_in + i] G`: the kernel gradient `[c_out, c_in, 3, 3]` from the
+/// gradient of the transformed kernel (positions [`spaced`] apart).
+fn untransform_weight_grad(du: &[f32], s: &ConvShape) -> Vec<f32> {
+    let pairs = s.c_in * s.c_out;
+    let mut dw = vec![0.0; pairs * 9];
+    let mut taps = vec![0.0; 9 * KERNEL_LANES];
+    for q0 in (0..pairs).step_by(KERNEL_LANES) {
+        let lanes = KERNEL_LANES.min(pairs - q0);
+        sandwich::<KernelAdjoint, 3, ALPHA, 3, ALPHA>(
+            (&du[q0..], spaced(pairs)),
+            (&mut taps, lanes),
+            lanes,
+        );
+        for (lane, dw) in dw[q0 * 9..][..lanes * 9].chunks_exact_mut(9).enumerate() {
+            for (k, d) in dw.iter_mut().enumerate() {
+                *d = taps[k * lanes + lane];
+            }
+        }
+    }
+    dw
+}
+
+/// Scratch of one chunk of the forward: gathered tiles and the two transformed GEMM operands
+/// (`c_in` and `c_out` channels).
+struct Scratch<'a> {
+    tiles: &'a mut [f32],
+    inputs: &'a mut [f32],
+    outputs: &'a mut [f32],
+}
+
+/// Runs `f` on every chunk of `samples` samples with this thread's scratch.
+fn for_each_chunk(samples: usize, s: &ConvShape, mut f: impl FnMut(&Chunk<'_>, &mut Scratch<'_>)) {
+    let (th, tw) = grid(s);
+    let (rows, per_chunk) = (samples * th, chunk_rows(s));
+    let most = per_chunk.min(rows) * tw;
+    let lens = [
+        POSITIONS * spaced(most),
+        POSITIONS * spaced(most * s.c_in),
+        POSITIONS * spaced(most * s.c_out),
+    ];
+    with_scratch(lens.iter().sum(), |buf| {
+        let (tiles, buf) = buf.split_at_mut(lens[0]);
+        let (inputs, outputs) = buf.split_at_mut(lens[1]);
+        let mut scratch = Scratch {
+            tiles,
+            inputs,
+            outputs,
+        };
+        for r0 in (0..rows).step_by(per_chunk) {
+            let rows = r0..(r0 + per_chunk).min(rows);
+            f(&Chunk { s, rows }, &mut scratch);
+        }
+    });
+}
+
+/// `V[ξ, i, t]` of the chunk into `scratch.inputs` (positions [`spaced`] apart), from
+/// `x[samples, c_in, H, W]`.
+fn transform_inputs(chunk: &Chunk<'_>, x: &[f32], scratch: &mut Scratch<'_>) {
+    let (c_in, tiles, stride) = (chunk.s.c_in, chunk.tiles(), chunk.stride());
+    for i in 0..c_in {
+        chunk.gather_input(x, (i, c_in), scratch.tiles);
+        let out = (&mut scratch.inputs[i * tiles..], spaced(c_in * tiles));
+        sandwich::<InputTransform, ALPHA, ALPHA, ALPHA, ALPHA>((scratch.tiles, stride), out, tiles);
+    }
+}
+
+/// The samples of `x` (a whole number of them) into `out`, with the transformed kernel `u`.
+fn forward_group(
+    x: &[f32],
+    (u, bias): (&[f32], Option<&[f32]>),
+    s: &ConvShape,
+    out: &mut [f32],
+    par: Parallelism,
+) {
+    let samples = x.len() / (s.c_in * s.plane());
+    for_each_chunk(samples, s, |chunk, scratch| {
+        let (tiles, stride) = (chunk.tiles(), chunk.stride());
+        let (u_stride, v_stride) = (spaced(s.c_out * s.c_in), spaced(s.c_in * tiles));
+        let m_stride = spaced(s.c_out * tiles);
+        transform_inputs(chunk, x, scratch);
+        for xi in 0..POSITIONS {
+            let dst = Destination {
+                data: &mut scratch.outputs[xi * m_stride..],
+                row_stride: tiles,
+                accumulate: false,
+            };
+            let lhs = Operand::rows(&u[xi * u_stride..], s.c_in);
+            let rhs = Operand::rows(&scratch.inputs[xi * v_stride..], tiles);
+            matmul((s.c_out, tiles, s.c_in), dst, lhs, rhs, par);
+        }
+        for o in 0..s.c_out {
+            let input = (&scratch.outputs[o * tiles..], m_stride);
+            let blocks = (&mut scratch.tiles[..], stride);
+            sandwich::<OutputTransform, M, ALPHA, M, ALPHA>(input, blocks, tiles);
+            let b = bias.map_or(0.0, |b| b[o]);
+            chunk.scatter_output(scratch.tiles, b, (o, s.c_out), out);
+        }
+    });
+}
+
+/// `y = conv(x, weight) + bias` (see [`super::kernels::forward`]).
+pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
+    let u = transform_kernel(weight);
+    let (in_len, out_len) = (s.c_in * s.plane(), s.c_out * s.plane());
+    let mut out = vec![0.0; s.batch * out_len];
+    let threads = rayon::current_num_threads();
+    if s.batch >= threads {
+        let per = s.batch.div_ceil(threads);
+        out.par_chunks_mut(per * out_len)
+            .zip(x.par_chunks(per * in_len))
+            .for_each(|(out, x)| forward_group(x, (&u, bias), s, out, Parallelism::None));
+    } else {
+        for (out, x) in out.chunks_mut(out_len).zip(x.chunks(in_len)) {
+            forward_group(x, (&u, bias), s, out, Parallelism::Rayon(0));
+        }
+    }
+    out
+}
+
+/// `dL/dweight[c_out, c_in, 3, 3]` from the layer input `x` and `dy` (see
+/// [`super::kernels::weight_grad`]).
+///
+/// `dU_ξ[c_out, c_in] += (A dY Aᵀ)_ξ[c_out, T] · V_ξ[c_in, T]ᵀ` chunk by chunk. Within a chunk the
+/// transforms run in parallel over channels and the 36 GEMMs over positions, each position's sum
+/// in one GEMM per chunk, so the result does not depend on the thread count and small batches
+/// keep every thread busy.
+pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
+    let du_stride = spaced(s.c_out * s.c_in);
+    let mut du = vec![0.0; POSITIONS * du_stride];
+    let (th, tw) = grid(s);
+    let (rows, per_chunk) = (s.batch * th, chunk_rows(s));
+    // One channel's transformed tiles, [ξ, t] with positions `stride` apart.
+    let block = POSITIONS * spaced(per_chunk.min(rows) * tw);
+    let mut inputs = vec![0.0; s.c_in * block];
+    let mut grads = vec![0.0; s.c_out * block];
+    for r0 in (0..rows).step_by(per_chunk) {
+        let chunk = Chunk {
+            s,
+            rows: r0..(r0 + per_chunk).min(rows),
+        };
+        let (tiles, stride) = (chunk.tiles(), chunk.stride());
+        inputs.par_chunks_mut(block).enumerate().for_each(|(i, v)| {
+            with_scratch(POSITIONS * stride, |d| {
+                chunk.gather_input(x, (i, s.c_in), d);
+                sandwich::<InputTransform, ALPHA, ALPHA, ALPHA, ALPHA>(
+                    (d, stride),
+                    (v, stride),
+                    tiles,
+                );
+            })
+        });
+        grads.par_chunks_mut(block).enumerate().for_each(|(o, g)| {
+            with_scratch(POSITIONS * stride, |d| {
+                chunk.gather_output(dy, (o, s.c_out), d);
+                sandwich::<OutputAdjoint, ALPHA, M, ALPHA, M>((d, stride), (g, stride), tiles);
+            })
+        });
+        let accumulate = r0 > 0;
+        du.par_chunks_mut(du_stride)
+            .enumerate()
+            .for_each(|(xi, du)| {
+                // V_ξ transposed to [t, c_in], so that `gemm` reads both operands row-major
+                // (packing a column-major operand made these GEMMs up to twice as slow).
+                with_scratch(tiles * s.c_in, |v_t| {
+                    transpose(&inputs[xi * stride..], block, (s.c_in, tiles), v_t);
+                    let dst = Destination {
+                        data: du,
+                        row_stride: s.c_in,
+                        accumulate,
+                    };
+                    let lhs = Operand::rows(&grads[xi * stride..], block);
+                    let rhs = Operand::rows(v_t, s.c_in);
+                    matmul((s.c_out, s.c_in, tiles), dst, lhs, rhs, Parallelism::None);
+                })
+            });
+    }
+    untransform_weight_grad(&du, s)
+}
