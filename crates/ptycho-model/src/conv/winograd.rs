@@ -22,7 +22,9 @@ use std::ops::Range;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::kernels::{ConvShape, Destination, Operand, matmul, transpose, with_scratch};
+use super::kernels::{
+    ConvShape, Destination, Operand, matmul, transpose, vectorized, with_scratch,
+};
 
 /// Outputs per tile side.
 const M: usize = 4;
@@ -127,13 +129,6 @@ fn chunk_rows(s: &ConvShape) -> usize {
     let tw = grid(s).1;
     let per_row = POSITIONS * (s.c_in + s.c_out) * tw * 4;
     (CHUNK_BYTES / per_row).max(MIN_CHUNK_TILES.div_ceil(tw))
-}
-
-/// Runs `f` compiled for the widest vector instructions this CPU has (AVX-512, AVX2 + FMA, or
-/// the baseline); what is inlined into `f` (`#[inline(always)]`) gets the same instructions.
-#[inline(always)]
-fn vectorized<R>(f: impl FnOnce() -> R) -> R {
-    pulp::Arch::new().dispatch(f)
 }
 
 #[inline(always)]
