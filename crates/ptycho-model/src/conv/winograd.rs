@@ -39,6 +39,12 @@ const POSITIONS: usize = ALPHA * ALPHA;
 /// GEMMs are too short; measured with `benches/conv.rs`).
 const MIN_CHANNELS: usize = 64;
 
+/// Fewest tiles in a batch times the smaller channel count: below it the 36 GEMMs are too
+/// small for their packing and the transforms (128 channels at 16 × 16 and batch 4 ran 20 %
+/// slower than the direct method, 256 channels at 8 × 8 and batch 16 10–20 % faster; measured
+/// with `benches/conv.rs`).
+const MIN_WORK: usize = 16 * 1024;
+
 /// Bytes of transformed tiles (both GEMM operands of one chunk) kept in cache at once.
 const CHUNK_BYTES: usize = 1 << 20;
 
@@ -115,7 +121,12 @@ const A: [[f32; M]; ALPHA] = transposed(AT);
 
 /// Whether Winograd pays for a convolution of shape `s`.
 pub fn suits(s: &ConvShape) -> bool {
-    s.kernel == 3 && s.c_in >= MIN_CHANNELS && s.c_out >= MIN_CHANNELS && s.plane() > 0
+    let (th, tw) = grid(s);
+    s.kernel == 3
+        && s.c_in >= MIN_CHANNELS
+        && s.c_out >= MIN_CHANNELS
+        && s.plane() > 0
+        && s.batch * th * tw * s.c_in.min(s.c_out) >= MIN_WORK
 }
 
 /// Tiles per column and per row of a plane.
