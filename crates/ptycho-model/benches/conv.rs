@@ -1,6 +1,7 @@
 //! One 3 × 3 convolution layer, forward and backward (output, input and weight gradients), at the
 //! generator's shapes, on each of the CPU kernel sets (`ptycho_model::conv::ConvKernels`) in the
-//! same run: Winograd (ours, the default), our im2col GEMM, and burn's convolution.
+//! same run: ours (the default: Winograd where `conv::winograd` suits the shape, else the im2col
+//! GEMM), our im2col GEMM everywhere, and burn's convolution.
 //!
 //! `cargo bench -p ptycho-model --bench conv --profile dev [-- <filter>]`; a case is named
 //! `<kernels>/b<batch>_c<in>x<out>_<side>`.
@@ -51,7 +52,7 @@ fn main() {
         let x = Tensor::random([batch, c_in, side, side], Distribution::Default, &device);
         let r = Tensor::random([batch, c_out, side, side], Distribution::Default, &device);
         for (name, kernels) in [
-            ("winograd", ConvKernels::Ours),
+            ("ours", ConvKernels::Ours),
             ("im2col", ConvKernels::Direct),
             ("burn", ConvKernels::Burn),
         ] {
