@@ -168,7 +168,7 @@ pub(super) fn matmul(
 }
 
 thread_local! {
-    /// im2col columns reused by every convolution this thread runs.
+    /// Scratch (im2col columns, Winograd tiles) reused by every convolution this thread runs.
     static COLUMNS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 

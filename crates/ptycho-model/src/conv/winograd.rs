@@ -327,11 +327,8 @@ impl Chunk<'_> {
                 for (k, sample, ty) in self.tile_rows() {
                     let src = &x[(sample * channels + channel) * plane..][..plane];
                     for i in 0..ALPHA {
-                        let row = &mut padded[1..=s.width];
-                        match (M * ty + i).checked_sub(1).filter(|&y| y < s.height) {
-                            Some(y) => row.copy_from_slice(&src[y * s.width..][..s.width]),
-                            None => row.fill(0.0),
-                        }
+                        let y = (M * ty + i).checked_sub(1);
+                        copy_row(src, s, y, &mut padded[1..=s.width]);
                         let [e0, e1, e2, e3, e4, e5] = self.entries(d, i * ALPHA, k);
                         deinterleave(&padded, [&mut *e0, &mut *e1, &mut *e2, &mut *e3]);
                         // Columns 4 and 5 of a tile are columns 0 and 1 of the next one.
@@ -357,11 +354,7 @@ impl Chunk<'_> {
                 for (k, sample, ty) in self.tile_rows() {
                     let src = &y[(sample * channels + channel) * plane..][..plane];
                     for a in 0..M {
-                        let row = &mut padded[..s.width];
-                        match Some(M * ty + a).filter(|&y| y < s.height) {
-                            Some(y) => row.copy_from_slice(&src[y * s.width..][..s.width]),
-                            None => row.fill(0.0),
-                        }
+                        copy_row(src, s, Some(M * ty + a), &mut padded[..s.width]);
                         deinterleave(&padded, self.entries(d, a * M, k));
                     }
                 }
@@ -402,6 +395,15 @@ impl Chunk<'_> {
                 }
             },
         );
+    }
+}
+
+/// Row `y` of a plane of shape `s` into `row`, zeros where `y` is outside the plane.
+#[inline(always)]
+fn copy_row(plane: &[f32], s: &ConvShape, y: Option<usize>, row: &mut [f32]) {
+    match y.filter(|&y| y < s.height) {
+        Some(y) => row.copy_from_slice(&plane[y * s.width..][..s.width]),
+        None => row.fill(0.0),
     }
 }
 
