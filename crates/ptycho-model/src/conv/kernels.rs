@@ -98,15 +98,10 @@ pub(super) struct Operand<'a> {
 impl<'a> Operand<'a> {
     /// A row-major matrix whose rows are `row_stride` apart.
     pub(super) fn rows(data: &'a [f32], row_stride: usize) -> Self {
-        Self::strided(data, (row_stride, 1))
-    }
-
-    /// A matrix whose element `(r, c)` is `data[r·row_stride + c·col_stride]`.
-    pub(super) fn strided(data: &'a [f32], (row_stride, col_stride): (usize, usize)) -> Self {
         Self {
             data,
             row_stride,
-            col_stride,
+            col_stride: 1,
         }
     }
 }
@@ -296,7 +291,7 @@ fn forward_sample(
 /// Whether `s` goes to Winograd: where it pays ([`winograd::suits`]) and the process did not
 /// choose [`ConvKernels::Direct`].
 fn use_winograd(s: &ConvShape) -> bool {
-    s.batch > 0 && conv_kernels() != ConvKernels::Direct && winograd::suits(s)
+    conv_kernels() != ConvKernels::Direct && winograd::suits(s)
 }
 
 /// `y = conv(x, weight) + bias`: `x[B, c_in, H, W]`, `weight[c_out, c_in, k, k]`,
@@ -315,12 +310,7 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape) -
 }
 
 /// [`forward`] by the im2col GEMM.
-pub(super) fn direct_forward(
-    x: &[f32],
-    weight: &[f32],
-    bias: Option<&[f32]>,
-    s: &ConvShape,
-) -> Vec<f32> {
+fn direct_forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
     let out_len = s.c_out * s.plane();
     let mut out = match bias {
         Some(bias) => {
@@ -486,11 +476,12 @@ pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
     }
 }
 
-/// [`weight_grad`] by the im2col GEMM, computed transposed, `dWᵀ[k²·c_in, c_out] = cols(x)[k²·c_in, B·HW] · dYᵀ[B·HW, c_out]`, so
-/// that both GEMM operands are row-major (measured 1.5–3× faster in `gemm` than reading the
-/// columns transposed). The samples are split into a fixed number of groups whose partial sums
-/// run in parallel and are added in order, so the result does not depend on the thread count.
-pub(super) fn direct_weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
+/// [`weight_grad`] by the im2col GEMM, computed transposed,
+/// `dWᵀ[k²·c_in, c_out] = cols(x)[k²·c_in, B·HW] · dYᵀ[B·HW, c_out]`, so that both GEMM operands
+/// are row-major (measured 1.5–3× faster in `gemm` than reading the columns transposed). The
+/// samples are split into a fixed number of groups whose partial sums run in parallel and are
+/// added in order, so the result does not depend on the thread count.
+fn direct_weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
     let depth = s.depth();
     let per_group = s.batch.div_ceil(WEIGHT_GRAD_GROUPS).max(1);
     let groups: Vec<_> = (0..s.batch)

@@ -2,8 +2,8 @@
 //! "same"-padded `f32` convolutions run our own kernels ([`kernels`]: an im2col GEMM, and
 //! Winograd F(4×4, 3×3) in [`winograd`] for the 3 × 3 layers with enough channels), wired into
 //! burn as a backend extension with its own backward step; every other case, and every other
-//! backend, runs burn's `Conv2d::forward`. `nn::Conv2d` stays the parameter holder, so model bundles do
-//! not change.
+//! backend, runs burn's `Conv2d::forward`. `nn::Conv2d` stays the parameter holder, so model
+//! bundles do not change.
 //!
 //! burn-flex's convolution, which this replaces, copies the input to NHWC, zero-fills one im2col
 //! tile per sample, and computes the weight gradient as a convolution with a 9-column output;
@@ -25,8 +25,8 @@ pub use extension::SameConvBackend;
 /// Which convolution kernels the CPU backend runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConvKernels {
-    /// Our kernels, Winograd F(4×4, 3×3) for the 3 × 3 layers with 16 or more channels in and
-    /// out and the im2col GEMM for the rest (the default).
+    /// Our kernels: Winograd F(4×4, 3×3) for the 3 × 3 layers with 64 or more channels in and
+    /// out and enough tiles in the batch, the im2col GEMM for the rest (the default).
     Ours,
     /// Our im2col GEMM for every layer, no Winograd (for comparison in benchmarks).
     Direct,

@@ -9,13 +9,13 @@
 //!   kernel transformed once per call, `U = G g Gᵀ`, then `y = Aᵀ M A` for every tile;
 //! - input gradient: the forward of the adjoint kernel (see [`super::kernels::input_grad`]);
 //! - weight gradient: the adjoint of the forward in `g`,
-//!   `dUᵀ_ξ[c_in, c_out] += V_ξ[c_in, T] · (A dY Aᵀ)ᵀ_ξ[T, c_out]` over the tiles, then
+//!   `dU_ξ[c_out, c_in] += (A dY Aᵀ)_ξ[c_out, T] · V_ξ[c_in, T]ᵀ` over the tiles, then
 //!   `dW = Gᵀ dU G`.
 //!
-//! The transforms run on 16 tiles at a time in vector registers, with the coefficients known at
-//! compile time; chunks are small enough for their transformed tiles to stay in cache. As in
-//! [`super::kernels`], partial weight-gradient sums come from a split of the batch that depends
-//! on the shape only, so results do not depend on the thread count.
+//! Every transformed operand is stored channel by channel, each channel's 36 positions side by
+//! side. The transforms run on 64 tiles at a time in vector registers, with the coefficients known
+//! at compile time; chunks are small enough for their transformed tiles to stay in cache. Every
+//! sum runs in one fixed order, so results do not depend on the thread count.
 
 use std::ops::Range;
 
@@ -119,13 +119,12 @@ const fn transposed<const R: usize, const C: usize>(m: [[f32; C]; R]) -> [[f32; 
 const GT: [[f32; ALPHA]; 3] = transposed(G);
 const A: [[f32; M]; ALPHA] = transposed(AT);
 
-/// Whether Winograd pays for a convolution of shape `s`.
+/// Whether Winograd pays for a convolution of shape `s` (never for an empty batch or plane).
 pub fn suits(s: &ConvShape) -> bool {
     let (th, tw) = grid(s);
     s.kernel == 3
         && s.c_in >= MIN_CHANNELS
         && s.c_out >= MIN_CHANNELS
-        && s.plane() > 0
         && s.batch * th * tw * s.c_in.min(s.c_out) >= MIN_WORK
 }
 
@@ -299,7 +298,7 @@ impl Chunk<'_> {
             .map(move |(k, row)| (k, row / per_plane, row % per_plane))
     }
 
-    /// The `count` entries from `first` of a gathered block, each cut to tile row `k`:
+    /// The `COUNT` entries from `first` of a gathered block, each cut to tile row `k`:
     /// `entries[e][tx] = d[(first + e)·stride + k·tw + tx]`.
     fn entries<'d, const COUNT: usize>(
         &self,
@@ -460,48 +459,31 @@ fn untransform_weight_grad(du: &[f32], s: &ConvShape) -> Vec<f32> {
     dw
 }
 
-/// Scratch of one chunk of the forward: gathered tiles and the two transformed GEMM operands
-/// (`c_in` and `c_out` channels).
-struct Scratch<'a> {
-    tiles: &'a mut [f32],
-    inputs: &'a mut [f32],
-    outputs: &'a mut [f32],
+/// The chunks of the tile rows of `samples` samples, [`chunk_rows`] rows each (the last fewer).
+fn chunks(s: &ConvShape, samples: usize) -> impl Iterator<Item = Chunk<'_>> {
+    let (rows, per_chunk) = (samples * grid(s).0, chunk_rows(s));
+    (0..rows).step_by(per_chunk).map(move |r0| Chunk {
+        s,
+        rows: r0..(r0 + per_chunk).min(rows),
+    })
 }
 
-/// Runs `f` on every chunk of `samples` samples with this thread's scratch.
-fn for_each_chunk(samples: usize, s: &ConvShape, mut f: impl FnMut(&Chunk<'_>, &mut Scratch<'_>)) {
+/// Values per channel of a transformed operand: 36 positions [`Chunk::stride`] apart, for the
+/// largest chunk of `samples` samples.
+fn channel_block(s: &ConvShape, samples: usize) -> usize {
     let (th, tw) = grid(s);
-    let (rows, per_chunk) = (samples * th, chunk_rows(s));
-    let most = per_chunk.min(rows) * tw;
-    let lens = [
-        POSITIONS * spaced(most),
-        POSITIONS * spaced(most * s.c_in),
-        POSITIONS * spaced(most * s.c_out),
-    ];
-    with_scratch(lens.iter().sum(), |buf| {
-        let (tiles, buf) = buf.split_at_mut(lens[0]);
-        let (inputs, outputs) = buf.split_at_mut(lens[1]);
-        let mut scratch = Scratch {
-            tiles,
-            inputs,
-            outputs,
-        };
-        for r0 in (0..rows).step_by(per_chunk) {
-            let rows = r0..(r0 + per_chunk).min(rows);
-            f(&Chunk { s, rows }, &mut scratch);
-        }
-    });
+    POSITIONS * spaced(chunk_rows(s).min(samples * th) * tw)
 }
 
-/// `V[ξ, i, t]` of the chunk into `scratch.inputs` (positions [`spaced`] apart), from
-/// `x[samples, c_in, H, W]`.
-fn transform_inputs(chunk: &Chunk<'_>, x: &[f32], scratch: &mut Scratch<'_>) {
-    let (c_in, tiles, stride) = (chunk.s.c_in, chunk.tiles(), chunk.stride());
-    for i in 0..c_in {
-        chunk.gather_input(x, (i, c_in), scratch.tiles);
-        let out = (&mut scratch.inputs[i * tiles..], spaced(c_in * tiles));
-        sandwich::<InputTransform, ALPHA, ALPHA, ALPHA, ALPHA>((scratch.tiles, stride), out, tiles);
-    }
+/// `V[ξ, t]` of input channel `i` of the chunk into `v`, gathering its tiles into `gathered`.
+fn transform_input(chunk: &Chunk<'_>, x: &[f32], i: usize, gathered: &mut [f32], v: &mut [f32]) {
+    let stride = chunk.stride();
+    chunk.gather_input(x, (i, chunk.s.c_in), gathered);
+    sandwich::<InputTransform, ALPHA, ALPHA, ALPHA, ALPHA>(
+        (gathered, stride),
+        (v, stride),
+        chunk.tiles(),
+    );
 }
 
 /// The samples of `x` (a whole number of them) into `out`, with the transformed kernel `u`.
@@ -513,27 +495,31 @@ fn forward_group(
     par: Parallelism,
 ) {
     let samples = x.len() / (s.c_in * s.plane());
-    for_each_chunk(samples, s, |chunk, scratch| {
-        let (tiles, stride) = (chunk.tiles(), chunk.stride());
-        let (u_stride, v_stride) = (spaced(s.c_out * s.c_in), spaced(s.c_in * tiles));
-        let m_stride = spaced(s.c_out * tiles);
-        transform_inputs(chunk, x, scratch);
-        for xi in 0..POSITIONS {
-            let dst = Destination {
-                data: &mut scratch.outputs[xi * m_stride..],
-                row_stride: tiles,
-                accumulate: false,
-            };
-            let lhs = Operand::rows(&u[xi * u_stride..], s.c_in);
-            let rhs = Operand::rows(&scratch.inputs[xi * v_stride..], tiles);
-            matmul((s.c_out, tiles, s.c_in), dst, lhs, rhs, par);
-        }
-        for o in 0..s.c_out {
-            let input = (&scratch.outputs[o * tiles..], m_stride);
-            let blocks = (&mut scratch.tiles[..], stride);
-            sandwich::<OutputTransform, M, ALPHA, M, ALPHA>(input, blocks, tiles);
-            let b = bias.map_or(0.0, |b| b[o]);
-            chunk.scatter_output(scratch.tiles, b, (o, s.c_out), out);
+    let (block, u_stride) = (channel_block(s, samples), spaced(s.c_out * s.c_in));
+    with_scratch(block * (1 + s.c_in + s.c_out), |buf| {
+        let (gathered, buf) = buf.split_at_mut(block);
+        let (inputs, outputs) = buf.split_at_mut(block * s.c_in);
+        for chunk in chunks(s, samples) {
+            let (tiles, stride) = (chunk.tiles(), chunk.stride());
+            for (i, v) in inputs.chunks_mut(block).enumerate() {
+                transform_input(&chunk, x, i, gathered, v);
+            }
+            for xi in 0..POSITIONS {
+                let dst = Destination {
+                    data: &mut outputs[xi * stride..],
+                    row_stride: block,
+                    accumulate: false,
+                };
+                let lhs = Operand::rows(&u[xi * u_stride..], s.c_in);
+                let rhs = Operand::rows(&inputs[xi * stride..], block);
+                matmul((s.c_out, tiles, s.c_in), dst, lhs, rhs, par);
+            }
+            for (o, m) in outputs.chunks(block).enumerate() {
+                let blocks = (&mut gathered[..], stride);
+                sandwich::<OutputTransform, M, ALPHA, M, ALPHA>((m, stride), blocks, tiles);
+                let b = bias.map_or(0.0, |b| b[o]);
+                chunk.scatter_output(gathered, b, (o, s.c_out), out);
+            }
         }
     });
 }
@@ -567,35 +553,22 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape) -
 pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
     let du_stride = spaced(s.c_out * s.c_in);
     let mut du = vec![0.0; POSITIONS * du_stride];
-    let (th, tw) = grid(s);
-    let (rows, per_chunk) = (s.batch * th, chunk_rows(s));
-    // One channel's transformed tiles, [ξ, t] with positions `stride` apart.
-    let block = POSITIONS * spaced(per_chunk.min(rows) * tw);
+    let block = channel_block(s, s.batch);
     let mut inputs = vec![0.0; s.c_in * block];
     let mut grads = vec![0.0; s.c_out * block];
-    for r0 in (0..rows).step_by(per_chunk) {
-        let chunk = Chunk {
-            s,
-            rows: r0..(r0 + per_chunk).min(rows),
-        };
+    for chunk in chunks(s, s.batch) {
         let (tiles, stride) = (chunk.tiles(), chunk.stride());
         inputs.par_chunks_mut(block).enumerate().for_each(|(i, v)| {
-            with_scratch(POSITIONS * stride, |d| {
-                chunk.gather_input(x, (i, s.c_in), d);
-                sandwich::<InputTransform, ALPHA, ALPHA, ALPHA, ALPHA>(
-                    (d, stride),
-                    (v, stride),
-                    tiles,
-                );
-            })
+            with_scratch(block, |gathered| transform_input(&chunk, x, i, gathered, v))
         });
         grads.par_chunks_mut(block).enumerate().for_each(|(o, g)| {
-            with_scratch(POSITIONS * stride, |d| {
-                chunk.gather_output(dy, (o, s.c_out), d);
-                sandwich::<OutputAdjoint, ALPHA, M, ALPHA, M>((d, stride), (g, stride), tiles);
+            with_scratch(block, |gathered| {
+                chunk.gather_output(dy, (o, s.c_out), gathered);
+                let input = (&gathered[..], stride);
+                sandwich::<OutputAdjoint, ALPHA, M, ALPHA, M>(input, (g, stride), tiles);
             })
         });
-        let accumulate = r0 > 0;
+        let accumulate = chunk.rows.start > 0;
         du.par_chunks_mut(du_stride)
             .enumerate()
             .for_each(|(xi, du)| {
