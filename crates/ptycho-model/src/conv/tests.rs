@@ -75,8 +75,10 @@ fn cases() -> Vec<ConvShape> {
         shape(5, 6, 3, (11, 8), 1),
         shape(2, 128, 32, (16, 16), 1),
         // Winograd: ragged tiles (sides not multiples of 4), one sample (the sequential path),
-        // several chunks of tiles, and the generator's deepest layer.
+        // several chunks of tiles, rows of more than one segment of tiles (70 columns: 16 + 2
+        // tiles), and the generator's deepest layer.
         shape(4, 64, 80, (33, 30), 3),
+        shape(2, 64, 64, (40, 70), 3),
         shape(1, 64, 64, (72, 64), 3),
         shape(2, 64, 64, (64, 64), 3),
         shape(16, 256, 256, (8, 8), 3),

@@ -22,6 +22,10 @@ use std::ops::Range;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+mod segments;
+
+use segments::{MAX_LANES, Planes, Segment};
+
 use super::kernels::{
     ConvShape, Destination, Operand, matmul, transpose, vectorized, with_scratch,
 };
@@ -156,27 +160,6 @@ trait Sandwich<const P: usize, const Q: usize, const R: usize, const S: usize> {
     const R: [[f32; S]; R];
 }
 
-/// `Bᵀ d B`: input tile to transform positions.
-struct InputTransform;
-impl Sandwich<ALPHA, ALPHA, ALPHA, ALPHA> for InputTransform {
-    const L: [[f32; ALPHA]; ALPHA] = BT;
-    const R: [[f32; ALPHA]; ALPHA] = BT;
-}
-
-/// `Aᵀ M A`: transform positions to the output block.
-struct OutputTransform;
-impl Sandwich<M, ALPHA, M, ALPHA> for OutputTransform {
-    const L: [[f32; ALPHA]; M] = AT;
-    const R: [[f32; ALPHA]; M] = AT;
-}
-
-/// `A dY Aᵀ`: output-block gradient to transform positions (adjoint of [`OutputTransform`]).
-struct OutputAdjoint;
-impl Sandwich<ALPHA, M, ALPHA, M> for OutputAdjoint {
-    const L: [[f32; M]; ALPHA] = A;
-    const R: [[f32; M]; ALPHA] = A;
-}
-
 /// `G g Gᵀ`: kernel to transform positions.
 struct KernelTransform;
 impl Sandwich<ALPHA, 3, ALPHA, 3> for KernelTransform {
@@ -289,107 +272,52 @@ impl Chunk<'_> {
         spaced(self.tiles())
     }
 
-    /// For each tile row of the chunk: its index in the chunk, the sample and the tile row in it.
-    fn tile_rows(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
-        let per_plane = grid(self.s).0;
-        self.rows
-            .clone()
-            .enumerate()
-            .map(move |(k, row)| (k, row / per_plane, row % per_plane))
+    /// Runs `pass` on every segment of the chunk (see [`segments`]), compiled for the widest
+    /// vector instructions of this CPU.
+    fn for_each_segment(&self, pass: &mut impl SegmentPass) {
+        let tw = grid(self.s).1;
+        if tw < MAX_LANES && tw.is_power_of_two() {
+            // Whole tile rows side by side.
+            match tw {
+                8 => self.visit::<16, 8>(pass),
+                4 => self.visit::<16, 4>(pass),
+                2 => self.visit::<16, 2>(pass),
+                _ => self.visit::<16, 1>(pass),
+            }
+        } else {
+            // One tile row per segment, in the narrowest vector that holds it (or 16 lanes).
+            match tw.next_power_of_two().min(MAX_LANES) {
+                16 => self.visit::<16, 16>(pass),
+                8 => self.visit::<8, 8>(pass),
+                _ => self.visit::<4, 4>(pass),
+            }
+        }
     }
 
-    /// The `COUNT` entries from `first` of a gathered block, each cut to tile row `k`:
-    /// `entries[e][tx] = d[(first + e)·stride + k·tw + tx]`.
-    fn entries<'d, const COUNT: usize>(
-        &self,
-        d: &'d mut [f32],
-        first: usize,
-        k: usize,
-    ) -> [&'d mut [f32]; COUNT] {
-        let (stride, tw) = (self.stride(), grid(self.s).1);
-        let mut rows = d[first * stride..].chunks_mut(stride);
-        std::array::from_fn(|_| {
-            &mut rows.next().expect("scratch holds every entry")[k * tw..][..tw]
-        })
-    }
-
-    /// `d[i, j, t] = plane[4·ty + i - 1, 4·tx + j - 1]` (zero outside) for channel `channel` of
-    /// `x[samples, channels, H, W]`: the 6 × 6 input tile of every tile `t` of the chunk.
-    fn gather_input(&self, x: &[f32], (channel, channels): (usize, usize), d: &mut [f32]) {
-        let s = self.s;
-        let (plane, tw) = (s.plane(), grid(s).1);
-        // One image row with its zero border: padded[1 + x] = row[x].
-        let mut padded = vec![0.0f32; M * tw + 2];
+    /// Segments of `L` lanes in groups of `G`: `L / G` tile rows of at most `G` tiles each.
+    #[inline(always)]
+    fn visit<const L: usize, const G: usize>(&self, pass: &mut impl SegmentPass) {
+        let (per_plane, tw) = grid(self.s);
+        let per_segment = L / G;
         vectorized(
             #[inline(always)]
             || {
-                for (k, sample, ty) in self.tile_rows() {
-                    let src = &x[(sample * channels + channel) * plane..][..plane];
-                    for i in 0..ALPHA {
-                        let y = (M * ty + i).checked_sub(1);
-                        copy_row(src, s, y, &mut padded[1..=s.width]);
-                        let [e0, e1, e2, e3, e4, e5] = self.entries(d, i * ALPHA, k);
-                        deinterleave(&padded, [&mut *e0, &mut *e1, &mut *e2, &mut *e3]);
-                        // Columns 4 and 5 of a tile are columns 0 and 1 of the next one.
-                        e4[..tw - 1].copy_from_slice(&e0[1..]);
-                        e4[tw - 1] = padded[M * tw];
-                        e5[..tw - 1].copy_from_slice(&e1[1..]);
-                        e5[tw - 1] = padded[M * tw + 1];
+                let mut rows = [(0, 0); MAX_LANES];
+                for k0 in self.rows.clone().step_by(per_segment) {
+                    let count = per_segment.min(self.rows.end - k0);
+                    for (g, row) in rows[..count].iter_mut().enumerate() {
+                        *row = ((k0 + g) / per_plane, (k0 + g) % per_plane);
                     }
-                }
-            },
-        );
-    }
-
-    /// `d[a, b, t] = plane[4·ty + a, 4·tx + b]` (zero outside) for channel `channel` of
-    /// `y[samples, channels, H, W]`: the 4 × 4 output block of every tile.
-    fn gather_output(&self, y: &[f32], (channel, channels): (usize, usize), d: &mut [f32]) {
-        let s = self.s;
-        let (plane, tw) = (s.plane(), grid(s).1);
-        let mut padded = vec![0.0f32; M * tw];
-        vectorized(
-            #[inline(always)]
-            || {
-                for (k, sample, ty) in self.tile_rows() {
-                    let src = &y[(sample * channels + channel) * plane..][..plane];
-                    for a in 0..M {
-                        copy_row(src, s, Some(M * ty + a), &mut padded[..s.width]);
-                        deinterleave(&padded, self.entries(d, a * M, k));
-                    }
-                }
-            },
-        );
-    }
-
-    /// Writes the 4 × 4 output blocks `d[a, b, t]` (plus `bias`) into channel `channel` of
-    /// `out[samples, channels, H, W]`, dropping what falls outside the plane.
-    fn scatter_output(
-        &self,
-        d: &mut [f32],
-        bias: f32,
-        (channel, channels): (usize, usize),
-        out: &mut [f32],
-    ) {
-        let s = self.s;
-        let (plane, tw) = (s.plane(), grid(s).1);
-        let mut padded = vec![0.0f32; M * tw];
-        vectorized(
-            #[inline(always)]
-            || {
-                for (k, sample, ty) in self.tile_rows() {
-                    let dst = &mut out[(sample * channels + channel) * plane..][..plane];
-                    for a in 0..M {
-                        let y = M * ty + a;
-                        if y >= s.height {
-                            break;
-                        }
-                        let [e0, e1, e2, e3] = self.entries(d, a * M, k);
-                        for ((((q, v0), v1), v2), v3) in
-                            padded.chunks_exact_mut(M).zip(e0).zip(e1).zip(e2).zip(e3)
-                        {
-                            q.copy_from_slice(&[*v0 + bias, *v1 + bias, *v2 + bias, *v3 + bias]);
-                        }
-                        dst[y * s.width..][..s.width].copy_from_slice(&padded[..s.width]);
+                    let t = (k0 - self.rows.start) * tw;
+                    for tx0 in (0..tw).step_by(G) {
+                        let n = (count - 1) * G + G.min(tw - tx0);
+                        let seg = Segment {
+                            rows: &rows[..count],
+                            tx0,
+                            n,
+                            t: t + tx0,
+                        };
+                        pass.run::<L, G>(&seg);
                     }
                 }
             },
@@ -397,21 +325,62 @@ impl Chunk<'_> {
     }
 }
 
-/// Row `y` of a plane of shape `s` into `row`, zeros where `y` is outside the plane.
-#[inline(always)]
-fn copy_row(plane: &[f32], s: &ConvShape, y: Option<usize>, row: &mut [f32]) {
-    match y.filter(|&y| y < s.height) {
-        Some(y) => row.copy_from_slice(&plane[y * s.width..][..s.width]),
-        None => row.fill(0.0),
+/// One fused transform over the segments of a chunk, for one channel.
+trait SegmentPass {
+    fn run<const L: usize, const G: usize>(&mut self, seg: &Segment<'_>);
+}
+
+/// The planes of one channel of `[samples, channels, H, W]` of shape `s`.
+fn planes(s: &ConvShape, (channel, channels): (usize, usize)) -> Planes {
+    Planes {
+        channel,
+        channels,
+        height: s.height,
+        width: s.width,
     }
 }
 
-/// `phases[p][t] = padded[4·t + p]` for every `t` of the phases (`padded` holds at least `4·t`).
-#[inline(always)]
-fn deinterleave(padded: &[f32], [p0, p1, p2, p3]: [&mut [f32]; M]) {
-    let quads = padded.chunks_exact(M);
-    for ((((q, v0), v1), v2), v3) in quads.zip(p0).zip(p1).zip(p2).zip(p3) {
-        (*v0, *v1, *v2, *v3) = (q[0], q[1], q[2], q[3]);
+/// One channel of the layer input to its transformed input tiles `v`.
+struct InputPass<'a> {
+    x: (&'a [f32], Planes),
+    v: (&'a mut [f32], usize),
+}
+
+impl SegmentPass for InputPass<'_> {
+    #[inline(always)]
+    fn run<const L: usize, const G: usize>(&mut self, seg: &Segment<'_>) {
+        let v = (&mut *self.v.0, self.v.1);
+        segments::input::<L, G>((self.x.0, &self.x.1), seg, v);
+    }
+}
+
+/// The transform positions `m` of one output channel to its planes of the output, plus `bias`.
+struct OutputPass<'a> {
+    m: (&'a [f32], usize),
+    bias: f32,
+    out: (&'a mut [f32], Planes),
+}
+
+impl SegmentPass for OutputPass<'_> {
+    #[inline(always)]
+    fn run<const L: usize, const G: usize>(&mut self, seg: &Segment<'_>) {
+        let out = (&mut *self.out.0, &self.out.1);
+        segments::output::<L, G>(self.m, seg, self.bias, out);
+    }
+}
+
+/// One channel of the output gradient to its transform positions `g` (the adjoint of
+/// [`OutputPass`]).
+struct AdjointPass<'a> {
+    dy: (&'a [f32], Planes),
+    g: (&'a mut [f32], usize),
+}
+
+impl SegmentPass for AdjointPass<'_> {
+    #[inline(always)]
+    fn run<const L: usize, const G: usize>(&mut self, seg: &Segment<'_>) {
+        let g = (&mut *self.g.0, self.g.1);
+        segments::output_adjoint::<L, G>((self.dy.0, &self.dy.1), seg, g);
     }
 }
 
@@ -475,15 +444,13 @@ fn channel_block(s: &ConvShape, samples: usize) -> usize {
     POSITIONS * spaced(chunk_rows(s).min(samples * th) * tw)
 }
 
-/// `V[ξ, t]` of input channel `i` of the chunk into `v`, gathering its tiles into `gathered`.
-fn transform_input(chunk: &Chunk<'_>, x: &[f32], i: usize, gathered: &mut [f32], v: &mut [f32]) {
-    let stride = chunk.stride();
-    chunk.gather_input(x, (i, chunk.s.c_in), gathered);
-    sandwich::<InputTransform, ALPHA, ALPHA, ALPHA, ALPHA>(
-        (gathered, stride),
-        (v, stride),
-        chunk.tiles(),
-    );
+/// `V[ξ, t]` of input channel `i` of the chunk into `v`.
+fn transform_input(chunk: &Chunk<'_>, x: &[f32], i: usize, v: &mut [f32]) {
+    let x = (x, planes(chunk.s, (i, chunk.s.c_in)));
+    chunk.for_each_segment(&mut InputPass {
+        x,
+        v: (v, chunk.stride()),
+    });
 }
 
 /// The samples of `x` (a whole number of them) into `out`, with the transformed kernel `u`.
@@ -496,13 +463,12 @@ fn forward_group(
 ) {
     let samples = x.len() / (s.c_in * s.plane());
     let (block, u_stride) = (channel_block(s, samples), spaced(s.c_out * s.c_in));
-    with_scratch(block * (1 + s.c_in + s.c_out), |buf| {
-        let (gathered, buf) = buf.split_at_mut(block);
+    with_scratch(block * (s.c_in + s.c_out), |buf| {
         let (inputs, outputs) = buf.split_at_mut(block * s.c_in);
         for chunk in chunks(s, samples) {
             let (tiles, stride) = (chunk.tiles(), chunk.stride());
             for (i, v) in inputs.chunks_mut(block).enumerate() {
-                transform_input(&chunk, x, i, gathered, v);
+                transform_input(&chunk, x, i, v);
             }
             for xi in 0..POSITIONS {
                 let dst = Destination {
@@ -515,10 +481,10 @@ fn forward_group(
                 matmul((s.c_out, tiles, s.c_in), dst, lhs, rhs, par);
             }
             for (o, m) in outputs.chunks(block).enumerate() {
-                let blocks = (&mut gathered[..], stride);
-                sandwich::<OutputTransform, M, ALPHA, M, ALPHA>((m, stride), blocks, tiles);
-                let b = bias.map_or(0.0, |b| b[o]);
-                chunk.scatter_output(gathered, b, (o, s.c_out), out);
+                let bias = bias.map_or(0.0, |b| b[o]);
+                let m = (m, stride);
+                let out = (&mut *out, planes(s, (o, s.c_out)));
+                chunk.for_each_segment(&mut OutputPass { m, bias, out });
             }
         }
     });
@@ -558,15 +524,14 @@ pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
     let mut grads = vec![0.0; s.c_out * block];
     for chunk in chunks(s, s.batch) {
         let (tiles, stride) = (chunk.tiles(), chunk.stride());
-        inputs.par_chunks_mut(block).enumerate().for_each(|(i, v)| {
-            with_scratch(block, |gathered| transform_input(&chunk, x, i, gathered, v))
-        });
+        inputs
+            .par_chunks_mut(block)
+            .enumerate()
+            .for_each(|(i, v)| transform_input(&chunk, x, i, v));
         grads.par_chunks_mut(block).enumerate().for_each(|(o, g)| {
-            with_scratch(block, |gathered| {
-                chunk.gather_output(dy, (o, s.c_out), gathered);
-                let input = (&gathered[..], stride);
-                sandwich::<OutputAdjoint, ALPHA, M, ALPHA, M>(input, (g, stride), tiles);
-            })
+            let g = (g, stride);
+            let dy = (dy, planes(s, (o, s.c_out)));
+            chunk.for_each_segment(&mut AdjointPass { dy, g });
         });
         let accumulate = chunk.rows.start > 0;
         du.par_chunks_mut(du_stride)
