@@ -14,6 +14,7 @@ pub mod generator;
 pub mod loss;
 pub mod model;
 pub mod physics;
+pub mod pool;
 pub mod refine;
 pub mod spec;
 pub mod train;

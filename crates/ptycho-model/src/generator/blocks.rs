@@ -6,8 +6,6 @@ use burn::nn::Initializer;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -60,11 +58,6 @@ impl ConvPair {
     }
 }
 
-/// 2×2 max-pooling with stride 2.
-pub fn max_pool_2x(x: Tensor<4>) -> Tensor<4> {
-    max_pool2d(x, MaxPoolOptions::new([2, 2]))
-}
-
 /// 2× nearest-neighbour upsampling (Keras `UpSampling2D`): every pixel becomes a 2×2 block.
 pub fn upsample_2x(x: Tensor<4>) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
@@ -92,17 +85,6 @@ mod tests {
                 1., 1., 2., 2., 1., 1., 2., 2., 3., 3., 4., 4., 3., 3., 4., 4.
             ]
         );
-    }
-
-    #[test]
-    fn max_pool_halves_and_takes_block_maxima() {
-        let device = Device::flex();
-        let x = Tensor::<4>::from_data(
-            TensorData::new((0..16).map(|v| v as f32).collect::<Vec<_>>(), [1, 1, 4, 4]),
-            &device,
-        );
-        let y: Vec<f32> = max_pool_2x(x).into_data().try_to_vec::<f32>().unwrap();
-        assert_eq!(y, vec![5., 7., 13., 15.]);
     }
 
     #[test]
