@@ -14,8 +14,8 @@ pub mod generator;
 pub mod loss;
 pub mod model;
 pub mod physics;
-pub mod pool;
 pub mod refine;
+pub mod resample;
 pub mod spec;
 pub mod train;
 

@@ -1,5 +1,5 @@
-//! Building blocks of the `cnn` generator: Glorot-initialised 3×3 convolutions, conv pairs,
-//! 2× max-pooling and 2× nearest upsampling.
+//! Building blocks of the `cnn` generator: Glorot-initialised 3×3 convolutions and conv pairs
+//! (the 2× pooling and upsampling between them are in [`crate::resample`]).
 
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
@@ -58,34 +58,10 @@ impl ConvPair {
     }
 }
 
-/// 2× nearest-neighbour upsampling (Keras `UpSampling2D`): every pixel becomes a 2×2 block.
-pub fn upsample_2x(x: Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    x.reshape([b, c, h, 1, w, 1])
-        .expand([b, c, h, 2, w, 2])
-        .reshape([b, c, 2 * h, 2 * w])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::SeedableRng;
-
-    #[test]
-    fn upsample_repeats_each_pixel_as_a_2x2_block() {
-        let device = Device::flex();
-        let x = Tensor::<4>::from_data(
-            TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 2, 2]),
-            &device,
-        );
-        let y: Vec<f32> = upsample_2x(x).into_data().try_to_vec::<f32>().unwrap();
-        assert_eq!(
-            y,
-            vec![
-                1., 1., 2., 2., 1., 1., 2., 2., 3., 3., 4., 4., 3., 3., 4., 4.
-            ]
-        );
-    }
 
     #[test]
     fn glorot_kernel_stays_within_its_limit_and_bias_is_zero() {

@@ -10,8 +10,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::blocks::{ConvPair, glorot_conv3x3, upsample_2x};
+use super::blocks::{ConvPair, glorot_conv3x3};
 use crate::conv::conv2d;
+use crate::resample::upsample_2x;
 use crate::spec::{AmpActivation, GeneratorSpec};
 
 /// Feature channels of the last decoder block that feed the border head (TF `c_outer`).

@@ -4,8 +4,8 @@
 mod blocks;
 mod decoder;
 
-pub use crate::pool::max_pool_2x;
-pub use blocks::{ConvPair, glorot_conv3x3, upsample_2x};
+pub use crate::resample::{max_pool_2x, upsample_2x};
+pub use blocks::{ConvPair, glorot_conv3x3};
 pub use decoder::{Decoder, HeadActivation, border_mask, border_width, decoder_filters};
 
 use burn::module::Module;

@@ -1,14 +1,17 @@
-//! The generator's 2 × 2, stride-2 max-pooling. On the CPU (`flex`) backend with `f32` tensors
-//! it runs our kernel, wired into burn as a backend extension with its own backward step (the
-//! same way as [`crate::conv`]); every other case runs burn's `max_pool2d`.
+//! The generator's 2× resampling of feature maps: 2 × 2, stride-2 max-pooling in the encoder and
+//! 2× nearest-neighbour upsampling in the decoders. On the CPU (`flex`) backend with `f32`
+//! tensors both run our kernels, wired into burn as a backend extension with their own backward
+//! steps (the same way as [`crate::conv`]); every other case runs burn's ops.
 //!
-//! burn-flex pools through its general 3-D pooling code, which computes every window's
-//! bounds and flat indices (as `i64`) per output; a training step at N = 64 spent about 6 % of
-//! its time there. Here a window is four loads, and the backward step keeps one byte per output:
-//! which of the four won.
+//! burn-flex pools through its general 3-D pooling code, which computes every window's bounds
+//! and flat indices (as `i64`) per output, and upsampling was a broadcast followed by a strided
+//! copy (and a reduction over the broadcast axes backwards); at N = 64 the two took about 6 % of
+//! a training step each. Here a window is four loads, the pooling backward keeps one byte per
+//! output (which of the four won), and upsampling writes each input value into its 2 × 2 block.
 //!
-//! The semantics are burn's (and PyTorch's): outputs cover the whole windows only (odd last rows
-//! and columns are dropped), the first of equal maxima wins, and a NaN wins over any number.
+//! The pooling semantics are burn's (and PyTorch's): outputs cover the whole windows only (odd
+//! last rows and columns are dropped), the first of equal maxima wins, and a NaN wins over any
+//! number.
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -28,18 +31,41 @@ const PLANES_PER_TASK: usize = 16;
 
 /// `x[B, C, H, W]` → `[B, C, H/2, W/2]`, the maximum of every 2 × 2 window.
 pub fn max_pool_2x(x: Tensor<4>) -> Tensor<4> {
-    let ours = matches!(x.device().inner().as_dispatch(), DispatchDevice::Flex(_))
-        && x.dtype() == DType::F32;
-    if !ours {
+    if !ours(&x) {
         return max_pool2d(x, MaxPoolOptions::new([2, 2]));
     }
-    Tensor::from_dispatch(<Dispatch as MaxPoolBackend>::max_pool_2x(x.into_dispatch()))
+    Tensor::from_dispatch(<Dispatch as ResampleBackend>::max_pool_2x(
+        x.into_dispatch(),
+    ))
 }
 
-/// 2 × 2, stride-2 max-pooling of `[B, C, H, W]` (callers check the dtype and device first).
+/// `x[B, C, H, W]` → `[B, C, 2H, 2W]`, every pixel repeated as a 2 × 2 block (Keras
+/// `UpSampling2D`).
+pub fn upsample_2x(x: Tensor<4>) -> Tensor<4> {
+    if !ours(&x) {
+        let [b, c, h, w] = x.dims();
+        return x
+            .reshape([b, c, h, 1, w, 1])
+            .expand([b, c, h, 2, w, 2])
+            .reshape([b, c, 2 * h, 2 * w]);
+    }
+    Tensor::from_dispatch(<Dispatch as ResampleBackend>::upsample_2x(
+        x.into_dispatch(),
+    ))
+}
+
+/// Whether our kernels take `x`: `f32` on the CPU backend.
+fn ours(x: &Tensor<4>) -> bool {
+    matches!(x.device().inner().as_dispatch(), DispatchDevice::Flex(_)) && x.dtype() == DType::F32
+}
+
+/// 2× resampling of `[B, C, H, W]` (callers check the dtype and device first).
 #[backend_extension(Flex, Autodiff)]
-pub trait MaxPoolBackend: Backend {
+pub trait ResampleBackend: Backend {
+    /// 2 × 2, stride-2 max-pooling.
     fn max_pool_2x(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// 2× nearest-neighbour upsampling.
+    fn upsample_2x(x: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// Extents of one pooling: `planes` of `height × width` in, of `height/2 × width/2` out.
@@ -52,8 +78,7 @@ struct PoolShape {
 
 impl PoolShape {
     fn of(x: &FlexTensor) -> (Self, [usize; 4]) {
-        let s = x.shape();
-        let dims = [s[0], s[1], s[2], s[3]];
+        let dims = dims4(x);
         let shape = Self {
             planes: dims[0] * dims[1],
             height: dims[2],
@@ -129,24 +154,72 @@ fn backward(dy: &[f32], winner: &[u8], s: PoolShape) -> Vec<f32> {
     dx
 }
 
+/// `y[p, 2·i + a, 2·j + b] = x[p, i, j]` for `planes` planes of `height × width`.
+fn upsample(x: &[f32], (planes, height, width): (usize, usize, usize)) -> Vec<f32> {
+    let mut y = vec![0.0f32; 4 * x.len()];
+    let rows = (4 * width).max(1);
+    y.par_chunks_mut((PLANES_PER_TASK * height * rows).max(1))
+        .zip(x.par_chunks((PLANES_PER_TASK * height * width).max(1)))
+        .for_each(|(y, x)| {
+            for (y, x) in y.chunks_exact_mut(rows).zip(x.chunks_exact(width.max(1))) {
+                let (top, bottom) = y.split_at_mut(2 * width);
+                for (pair, &v) in top.chunks_exact_mut(2).zip(x) {
+                    pair.copy_from_slice(&[v, v]);
+                }
+                bottom.copy_from_slice(top);
+            }
+        });
+    debug_assert_eq!(y.len(), 4 * planes * height * width);
+    y
+}
+
+/// The adjoint of [`upsample`]: `dx[p, i, j] = Σ_{a, b} dy[p, 2·i + a, 2·j + b]`.
+fn upsample_adjoint(dy: &[f32], (planes, height, width): (usize, usize, usize)) -> Vec<f32> {
+    let mut dx = vec![0.0f32; planes * height * width];
+    let rows = (4 * width).max(1);
+    dx.par_chunks_mut((PLANES_PER_TASK * height * width).max(1))
+        .zip(dy.par_chunks((PLANES_PER_TASK * height * rows).max(1)))
+        .for_each(|(dx, dy)| {
+            for (dx, dy) in dx.chunks_exact_mut(width.max(1)).zip(dy.chunks_exact(rows)) {
+                let (top, bottom) = dy.split_at(2 * width);
+                let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+                for (d, (t, b)) in dx.iter_mut().zip(pairs) {
+                    *d = (t[0] + t[1]) + (b[0] + b[1]);
+                }
+            }
+        });
+    dx
+}
+
 fn slice(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>()
-        .expect("the pooling kernel takes contiguous f32 tensors")
+        .expect("the resampling kernels take contiguous f32 tensors")
+}
+
+fn dims4(t: &FlexTensor) -> [usize; 4] {
+    let s = t.shape();
+    [s[0], s[1], s[2], s[3]]
 }
 
 fn tensor(values: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape.into()))
 }
 
-impl MaxPoolBackend for Flex {
+impl ResampleBackend for Flex {
     fn max_pool_2x(x: FlexTensor) -> FlexTensor {
         let x = x.to_contiguous();
         let (s, out_dims) = PoolShape::of(&x);
         tensor(forward(slice(&x), s).0, out_dims)
     }
+
+    fn upsample_2x(x: FlexTensor) -> FlexTensor {
+        let x = x.to_contiguous();
+        let [b, c, h, w] = dims4(&x);
+        tensor(upsample(slice(&x), (b * c, h, w)), [b, c, 2 * h, 2 * w])
+    }
 }
 
-/// The backward step of [`MaxPoolBackend::max_pool_2x`]: keeps the winners and the input shape.
+/// The backward step of [`ResampleBackend::max_pool_2x`]: keeps the winners and the input shape.
 #[derive(Debug)]
 struct MaxPoolBackward;
 
@@ -163,7 +236,25 @@ impl Backward<Flex, 1> for MaxPoolBackward {
     }
 }
 
-impl<C: CheckpointStrategy> MaxPoolBackend for Autodiff<Flex, C> {
+/// The backward step of [`ResampleBackend::upsample_2x`]: keeps the input shape.
+#[derive(Debug)]
+struct UpsampleBackward;
+
+impl Backward<Flex, 1> for UpsampleBackward {
+    type State = [usize; 4];
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node).to_contiguous();
+        let [b, c, h, w] = ops.state;
+        if let Some(node) = node_x {
+            let dx = upsample_adjoint(slice(&dy), (b * c, h, w));
+            grads.register::<Flex>(node.id, tensor(dx, [b, c, h, w]));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> ResampleBackend for Autodiff<Flex, C> {
     fn max_pool_2x(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let nodes = [x.node()];
         let x = x.primitive().to_contiguous();
@@ -177,6 +268,21 @@ impl<C: CheckpointStrategy> MaxPoolBackend for Autodiff<Flex, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => prep.finish((winner, s, in_dims), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
+    }
+
+    fn upsample_2x(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let nodes = [x.node()];
+        let x = x.primitive().to_contiguous();
+        let dims = dims4(&x);
+        let out = Flex::upsample_2x(x);
+        match UpsampleBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(dims, out),
             OpsKind::UnTracked(prep) => prep.finish(out),
         }
     }
@@ -256,10 +362,66 @@ mod tests {
     }
 
     #[test]
+    fn upsample_repeats_each_pixel_as_a_2x2_block() {
+        let device = Device::flex();
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 1, 2, 3]),
+            &device,
+        );
+        assert_eq!(
+            values(upsample_2x(x)),
+            vec![
+                1., 1., 2., 2., 3., 3., 1., 1., 2., 2., 3., 3., //
+                4., 4., 5., 5., 6., 6., 4., 4., 5., 5., 6., 6.,
+            ]
+        );
+    }
+
+    /// burn's broadcast-and-copy upsampling, bypassing ours.
+    fn reference_upsample(x: Tensor<4>) -> Tensor<4> {
+        let [b, c, h, w] = x.dims();
+        x.reshape([b, c, h, 1, w, 1])
+            .expand([b, c, h, 2, w, 2])
+            .reshape([b, c, 2 * h, 2 * w])
+    }
+
+    #[test]
+    fn upsample_and_its_gradient_match_burn() {
+        let device = Device::flex().autodiff();
+        for (i, dims) in [[2, 3, 4, 5], [1, 40, 8, 8], [3, 1, 1, 7]]
+            .into_iter()
+            .enumerate()
+        {
+            device.seed(10 + i as u64);
+            let x = Tensor::<4>::random(dims, Distribution::Uniform(-1.0, 1.0), &device);
+            let [b, c, h, w] = dims;
+            let r = Tensor::<4>::random([b, c, 2 * h, 2 * w], Distribution::Default, &device);
+            let run = |ours: bool| {
+                let x = x.clone().require_grad();
+                let y = if ours {
+                    upsample_2x(x.clone())
+                } else {
+                    reference_upsample(x.clone())
+                };
+                let grads = (y.clone() * r.clone()).sum().backward();
+                (values(y.inner()), values(x.grad(&grads).unwrap()))
+            };
+            let (ours, theirs) = (run(true), run(false));
+            assert_eq!(ours.0, theirs.0, "case {dims:?}");
+            let diff = ours.1.iter().zip(&theirs.1).map(|(a, b)| (a - b).abs());
+            assert!(diff.fold(0.0f32, f32::max) < 1e-6, "case {dims:?}");
+        }
+    }
+
+    #[test]
     fn inference_matches_burn_without_autodiff() {
         let device = Device::flex();
         device.seed(3);
         let x = Tensor::<4>::random([2, 5, 12, 10], Distribution::Default, &device);
-        assert_eq!(values(max_pool_2x(x.clone())), values(reference(x)));
+        assert_eq!(values(max_pool_2x(x.clone())), values(reference(x.clone())));
+        assert_eq!(
+            values(upsample_2x(x.clone())),
+            values(reference_upsample(x))
+        );
     }
 }
