@@ -298,6 +298,18 @@ mod tests {
         t.into_data().try_to_vec::<f32>().unwrap()
     }
 
+    /// `f(x)` and the gradient of `sum(f(x) ⊙ r)` with respect to `x`.
+    fn output_and_grad(
+        f: fn(Tensor<4>) -> Tensor<4>,
+        x: &Tensor<4>,
+        r: &Tensor<4>,
+    ) -> [Vec<f32>; 2] {
+        let x = x.clone().require_grad();
+        let y = f(x.clone());
+        let grads = (y.clone() * r.clone()).sum().backward();
+        [values(y.inner()), values(x.grad(&grads).unwrap())]
+    }
+
     /// burn's own pooling, bypassing ours.
     fn reference(x: Tensor<4>) -> Tensor<4> {
         max_pool2d(x, MaxPoolOptions::new([2, 2]))
@@ -317,17 +329,8 @@ mod tests {
                 Distribution::Uniform(-1.0, 1.0),
                 &device,
             );
-            let run = |ours: bool| {
-                let x = x.clone().require_grad();
-                let y = if ours {
-                    max_pool_2x(x.clone())
-                } else {
-                    reference(x.clone())
-                };
-                let grads = (y.clone() * r.clone()).sum().backward();
-                (values(y.inner()), values(x.grad(&grads).unwrap()))
-            };
-            assert_eq!(run(true), run(false), "case {dims:?}");
+            let ours = output_and_grad(max_pool_2x, &x, &r);
+            assert_eq!(ours, output_and_grad(reference, &x, &r), "case {dims:?}");
         }
     }
 
@@ -396,19 +399,10 @@ mod tests {
             let x = Tensor::<4>::random(dims, Distribution::Uniform(-1.0, 1.0), &device);
             let [b, c, h, w] = dims;
             let r = Tensor::<4>::random([b, c, 2 * h, 2 * w], Distribution::Default, &device);
-            let run = |ours: bool| {
-                let x = x.clone().require_grad();
-                let y = if ours {
-                    upsample_2x(x.clone())
-                } else {
-                    reference_upsample(x.clone())
-                };
-                let grads = (y.clone() * r.clone()).sum().backward();
-                (values(y.inner()), values(x.grad(&grads).unwrap()))
-            };
-            let (ours, theirs) = (run(true), run(false));
-            assert_eq!(ours.0, theirs.0, "case {dims:?}");
-            let diff = ours.1.iter().zip(&theirs.1).map(|(a, b)| (a - b).abs());
+            let [ours_y, ours_dx] = output_and_grad(upsample_2x, &x, &r);
+            let [theirs_y, theirs_dx] = output_and_grad(reference_upsample, &x, &r);
+            assert_eq!(ours_y, theirs_y, "case {dims:?}");
+            let diff = ours_dx.iter().zip(&theirs_dx).map(|(a, b)| (a - b).abs());
             assert!(diff.fold(0.0f32, f32::max) < 1e-6, "case {dims:?}");
         }
     }

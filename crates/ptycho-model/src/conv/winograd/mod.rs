@@ -17,6 +17,7 @@
 //! at compile time; chunks are small enough for their transformed tiles to stay in cache. Every
 //! sum runs in one fixed order, so results do not depend on the thread count.
 
+use std::marker::PhantomData;
 use std::ops::Range;
 
 use gemm::Parallelism;
@@ -24,7 +25,7 @@ use rayon::prelude::*;
 
 mod segments;
 
-use segments::{MAX_LANES, Planes, Segment};
+use segments::{InputTiles, MAX_LANES, OutputGradients, Planes, Segment, TileTransform};
 
 use super::kernels::{
     ConvShape, Destination, Operand, matmul, transpose, vectorized, with_scratch,
@@ -340,17 +341,29 @@ fn planes(s: &ConvShape, (channel, channels): (usize, usize)) -> Planes {
     }
 }
 
-/// One channel of the layer input to its transformed input tiles `v`.
-struct InputPass<'a> {
-    x: (&'a [f32], Planes),
-    v: (&'a mut [f32], usize),
+/// One channel of the layer input (or of the output gradient) to its transform positions.
+struct TilesPass<'a, X, const K: usize> {
+    data: (&'a [f32], Planes),
+    out: (&'a mut [f32], usize),
+    transform: PhantomData<X>,
 }
 
-impl SegmentPass for InputPass<'_> {
+impl<'a, X: TileTransform<K>, const K: usize> TilesPass<'a, X, K> {
+    fn new(data: (&'a [f32], Planes), out: (&'a mut [f32], usize)) -> Self {
+        let transform = PhantomData;
+        Self {
+            data,
+            out,
+            transform,
+        }
+    }
+}
+
+impl<X: TileTransform<K>, const K: usize> SegmentPass for TilesPass<'_, X, K> {
     #[inline(always)]
     fn run<const L: usize, const G: usize>(&mut self, seg: &Segment<'_>) {
-        let v = (&mut *self.v.0, self.v.1);
-        segments::input::<L, G>((self.x.0, &self.x.1), seg, v);
+        let out = (&mut *self.out.0, self.out.1);
+        segments::tiles::<X, K, L, G>((self.data.0, &self.data.1), seg, out);
     }
 }
 
@@ -366,21 +379,6 @@ impl SegmentPass for OutputPass<'_> {
     fn run<const L: usize, const G: usize>(&mut self, seg: &Segment<'_>) {
         let out = (&mut *self.out.0, &self.out.1);
         segments::output::<L, G>(self.m, seg, self.bias, out);
-    }
-}
-
-/// One channel of the output gradient to its transform positions `g` (the adjoint of
-/// [`OutputPass`]).
-struct AdjointPass<'a> {
-    dy: (&'a [f32], Planes),
-    g: (&'a mut [f32], usize),
-}
-
-impl SegmentPass for AdjointPass<'_> {
-    #[inline(always)]
-    fn run<const L: usize, const G: usize>(&mut self, seg: &Segment<'_>) {
-        let g = (&mut *self.g.0, self.g.1);
-        segments::output_adjoint::<L, G>((self.dy.0, &self.dy.1), seg, g);
     }
 }
 
@@ -447,10 +445,8 @@ fn channel_block(s: &ConvShape, samples: usize) -> usize {
 /// `V[ξ, t]` of input channel `i` of the chunk into `v`.
 fn transform_input(chunk: &Chunk<'_>, x: &[f32], i: usize, v: &mut [f32]) {
     let x = (x, planes(chunk.s, (i, chunk.s.c_in)));
-    chunk.for_each_segment(&mut InputPass {
-        x,
-        v: (v, chunk.stride()),
-    });
+    let v = (v, chunk.stride());
+    chunk.for_each_segment(&mut TilesPass::<InputTiles, ALPHA>::new(x, v));
 }
 
 /// The samples of `x` (a whole number of them) into `out`, with the transformed kernel `u`.
@@ -531,7 +527,7 @@ pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
         grads.par_chunks_mut(block).enumerate().for_each(|(o, g)| {
             let g = (g, stride);
             let dy = (dy, planes(s, (o, s.c_out)));
-            chunk.for_each_segment(&mut AdjointPass { dy, g });
+            chunk.for_each_segment(&mut TilesPass::<OutputGradients, M>::new(dy, g));
         });
         let accumulate = chunk.rows.start > 0;
         du.par_chunks_mut(du_stride)

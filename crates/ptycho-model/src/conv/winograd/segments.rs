@@ -153,30 +153,53 @@ fn split_phases<const L: usize, const G: usize, const J: usize>(
     }
 }
 
-/// `v[(a·6 + b)·stride + t + l] = (Bᵀ d_l B)[a][b]`, with `d_l[i][j] = x[4·ty + i - 1,
-/// 4·tx + j - 1]` (zero outside the plane) the 6 × 6 input tile of lane `l`.
+/// A tile transform `T e Tᵀ` from a `K × K` window of pixels to the 36 transform positions;
+/// the window starts `OFFSET` rows and columns from the tile's 4 × 4 block.
+pub(super) trait TileTransform<const K: usize> {
+    const T: [[f32; K]; ALPHA];
+    const OFFSET: isize;
+}
+
+/// `Bᵀ d B` of the 6 × 6 input tile around each 4 × 4 block (the forward's input).
+pub(super) struct InputTiles;
+
+impl TileTransform<ALPHA> for InputTiles {
+    const T: [[f32; ALPHA]; ALPHA] = BT;
+    const OFFSET: isize = -1;
+}
+
+/// `A e Aᵀ` of each 4 × 4 block of the output gradient (the adjoint of [`output`]).
+pub(super) struct OutputGradients;
+
+impl TileTransform<M> for OutputGradients {
+    const T: [[f32; M]; ALPHA] = A;
+    const OFFSET: isize = 0;
+}
+
+/// `out[(a·6 + b)·stride + t + l] = (T e_l Tᵀ)[a][b]`, with `e_l[i][j] = data[4·ty + i + OFFSET,
+/// 4·tx + j + OFFSET]` (zero outside the plane) the window of the tile in lane `l`.
 #[inline(always)]
-pub(super) fn input<const L: usize, const G: usize>(
-    x: (&[f32], &Planes),
+pub(super) fn tiles<X: TileTransform<K>, const K: usize, const L: usize, const G: usize>(
+    data: (&[f32], &Planes),
     seg: &Segment<'_>,
-    (v, stride): (&mut [f32], usize),
+    (out, stride): (&mut [f32], usize),
 ) {
-    // columns[b][i] = (d B)[i][b]: each image row transformed along the row first.
-    let mut columns = [[[0.0f32; L]; ALPHA]; ALPHA];
+    // columns[b][i] = (e Tᵀ)[i][b]: each image row transformed along the row first.
+    let mut columns = [[[0.0f32; L]; K]; ALPHA];
     let (mut quads, mut edges) = ([0.0f32; ROW], [[0.0f32; 2]; MAX_LANES]);
-    let mut d = [[0.0f32; L]; ALPHA];
-    for i in 0..ALPHA {
-        read_rows::<L, G>(x, seg, i as isize - 1, &mut quads, &mut edges);
-        split_phases::<L, G, ALPHA>(&quads, &edges, -1, &mut d);
-        for (column, bt) in columns.iter_mut().zip(&BT) {
-            column[i] = combine(bt, &d);
+    let mut e = [[0.0f32; L]; K];
+    for i in 0..K {
+        read_rows::<L, G>(data, seg, i as isize + X::OFFSET, &mut quads, &mut edges);
+        split_phases::<L, G, K>(&quads, &edges, X::OFFSET, &mut e);
+        for (column, t) in columns.iter_mut().zip(&X::T) {
+            column[i] = combine(t, &e);
         }
     }
     for (b, column) in columns.iter().enumerate() {
-        for (a, bt) in BT.iter().enumerate() {
+        for (a, t) in X::T.iter().enumerate() {
             store(
-                &mut v[(a * ALPHA + b) * stride + seg.t..],
-                &combine(bt, column),
+                &mut out[(a * ALPHA + b) * stride + seg.t..],
+                &combine(t, column),
                 seg.n,
             );
         }
@@ -226,36 +249,6 @@ pub(super) fn output<const L: usize, const G: usize>(
                     out[start + x0..][..len].copy_from_slice(&src[..len]);
                 }
             }
-        }
-    }
-}
-
-/// `g[(i·6 + j)·stride + t + l] = (A e_l Aᵀ)[i][j]`, with `e_l[a][b] = dy[4·ty + a, 4·tx + b]`
-/// (zero outside the plane) the 4 × 4 output-gradient block of lane `l`.
-#[inline(always)]
-pub(super) fn output_adjoint<const L: usize, const G: usize>(
-    dy: (&[f32], &Planes),
-    seg: &Segment<'_>,
-    (g, stride): (&mut [f32], usize),
-) {
-    // columns[j][a] = (e Aᵀ)[a][j]: each image row transformed along the row first.
-    let mut columns = [[[0.0f32; L]; M]; ALPHA];
-    let (mut quads, mut edges) = ([0.0f32; ROW], [[0.0f32; 2]; MAX_LANES]);
-    let mut e = [[0.0f32; L]; M];
-    for a in 0..M {
-        read_rows::<L, G>(dy, seg, a as isize, &mut quads, &mut edges);
-        split_phases::<L, G, M>(&quads, &edges, 0, &mut e);
-        for (column, a_j) in columns.iter_mut().zip(&A) {
-            column[a] = combine(a_j, &e);
-        }
-    }
-    for (j, column) in columns.iter().enumerate() {
-        for (i, a_i) in A.iter().enumerate() {
-            store(
-                &mut g[(i * ALPHA + j) * stride + seg.t..],
-                &combine(a_i, column),
-                seg.n,
-            );
         }
     }
 }
