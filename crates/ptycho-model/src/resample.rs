@@ -68,49 +68,67 @@ pub trait ResampleBackend: Backend {
     fn upsample_2x(x: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
-/// Extents of one pooling: `planes` of `height × width` in, of `height/2 × width/2` out.
+/// The extents `[B, C, H, W]` of a feature map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct PoolShape {
-    planes: usize,
-    height: usize,
-    width: usize,
+struct Dims([usize; 4]);
+
+impl Dims {
+    fn of(t: &FlexTensor) -> Self {
+        let s = t.shape();
+        Self([s[0], s[1], s[2], s[3]])
+    }
+
+    fn planes(self) -> usize {
+        self.0[0] * self.0[1]
+    }
+
+    fn height(self) -> usize {
+        self.0[2]
+    }
+
+    fn width(self) -> usize {
+        self.0[3]
+    }
+
+    /// Values per plane.
+    fn plane(self) -> usize {
+        self.height() * self.width()
+    }
+
+    /// Values per parallel task: [`PLANES_PER_TASK`] planes (at least one, for empty planes).
+    fn task(self) -> usize {
+        (PLANES_PER_TASK * self.plane()).max(1)
+    }
+
+    /// The extents after 2 × 2 pooling (odd last rows and columns dropped).
+    fn pooled(self) -> Self {
+        let [b, c, h, w] = self.0;
+        Self([b, c, h / 2, w / 2])
+    }
+
+    /// The extents after 2× upsampling.
+    fn upsampled(self) -> Self {
+        let [b, c, h, w] = self.0;
+        Self([b, c, 2 * h, 2 * w])
+    }
 }
 
-impl PoolShape {
-    fn of(x: &FlexTensor) -> (Self, [usize; 4]) {
-        let dims = dims4(x);
-        let shape = Self {
-            planes: dims[0] * dims[1],
-            height: dims[2],
-            width: dims[3],
-        };
-        (shape, [dims[0], dims[1], dims[2] / 2, dims[3] / 2])
-    }
-
-    fn out_plane(&self) -> usize {
-        (self.height / 2) * (self.width / 2)
-    }
-
-    fn in_plane(&self) -> usize {
-        self.height * self.width
-    }
-}
-
-/// The pooled planes and, per output, which of its window's four pixels won (`2·dy + dx`).
-fn forward(x: &[f32], s: PoolShape) -> (Vec<f32>, Vec<u8>) {
-    let (out_plane, in_plane, wo) = (s.out_plane(), s.in_plane(), s.width / 2);
-    let mut out = vec![0.0f32; s.planes * out_plane];
-    let mut winner = vec![0u8; s.planes * out_plane];
-    let task = PLANES_PER_TASK * out_plane;
-    out.par_chunks_mut(task.max(1))
-        .zip(winner.par_chunks_mut(task.max(1)))
-        .zip(x.par_chunks((PLANES_PER_TASK * in_plane).max(1)))
+/// The pooled planes of `x` (extents `d`) and, per output, which of its window's four pixels
+/// won (`2·dy + dx`).
+fn forward(x: &[f32], d: Dims) -> (Vec<f32>, Vec<u8>) {
+    let (pooled, width) = (d.pooled(), d.width());
+    let (ho, wo) = (pooled.height(), pooled.width().max(1));
+    let mut out = vec![0.0f32; pooled.planes() * pooled.plane()];
+    let mut winner = vec![0u8; out.len()];
+    out.par_chunks_mut(pooled.task())
+        .zip(winner.par_chunks_mut(pooled.task()))
+        .zip(x.par_chunks(d.task()))
         .for_each(|((out, winner), x)| {
-            let rows = out.chunks_mut(wo.max(1)).zip(winner.chunks_mut(wo.max(1)));
+            let rows = out.chunks_mut(wo).zip(winner.chunks_mut(wo));
             for (r, (out, winner)) in rows.enumerate() {
-                let (plane, y) = (r / (s.height / 2), r % (s.height / 2));
-                let top = &x[plane * in_plane + 2 * y * s.width..][..s.width];
-                let bottom = &x[plane * in_plane + (2 * y + 1) * s.width..][..s.width];
+                let (plane, y) = (r / ho, r % ho);
+                let top = &x[plane * d.plane() + 2 * y * width..][..width];
+                let bottom = &x[plane * d.plane() + (2 * y + 1) * width..][..width];
                 for (o, (out, winner)) in out.iter_mut().zip(winner.iter_mut()).enumerate() {
                     let window = [top[2 * o], top[2 * o + 1], bottom[2 * o], bottom[2 * o + 1]];
                     (*out, *winner) = window_max(window);
@@ -133,33 +151,34 @@ fn window_max(window: [f32; 4]) -> (f32, u8) {
     best
 }
 
-/// `dx[B, C, H, W]`: each output's gradient at the pixel that won its window, zero elsewhere.
-fn backward(dy: &[f32], winner: &[u8], s: PoolShape) -> Vec<f32> {
-    let (out_plane, in_plane, wo) = (s.out_plane(), s.in_plane(), s.width / 2);
-    let mut dx = vec![0.0f32; s.planes * in_plane];
-    dx.par_chunks_mut((PLANES_PER_TASK * in_plane).max(1))
-        .zip(dy.par_chunks((PLANES_PER_TASK * out_plane).max(1)))
-        .zip(winner.par_chunks((PLANES_PER_TASK * out_plane).max(1)))
+/// `dx` (extents `d`): each output's gradient at the pixel that won its window, zero elsewhere.
+fn backward(dy: &[f32], winner: &[u8], d: Dims) -> Vec<f32> {
+    let (pooled, width) = (d.pooled(), d.width());
+    let (ho, wo) = (pooled.height(), pooled.width().max(1));
+    let mut dx = vec![0.0f32; d.planes() * d.plane()];
+    dx.par_chunks_mut(d.task())
+        .zip(dy.par_chunks(pooled.task()))
+        .zip(winner.par_chunks(pooled.task()))
         .for_each(|((dx, dy), winner)| {
-            let rows = dy.chunks(wo.max(1)).zip(winner.chunks(wo.max(1)));
+            let rows = dy.chunks(wo).zip(winner.chunks(wo));
             for (r, (dy, winner)) in rows.enumerate() {
-                let (plane, y) = (r / (s.height / 2), r % (s.height / 2));
-                let base = plane * in_plane + 2 * y * s.width;
+                let (plane, y) = (r / ho, r % ho);
+                let base = plane * d.plane() + 2 * y * width;
                 for (o, (&g, &k)) in dy.iter().zip(winner).enumerate() {
                     let (ky, kx) = (usize::from(k / 2), usize::from(k % 2));
-                    dx[base + ky * s.width + 2 * o + kx] = g;
+                    dx[base + ky * width + 2 * o + kx] = g;
                 }
             }
         });
     dx
 }
 
-/// `y[p, 2·i + a, 2·j + b] = x[p, i, j]` for `planes` planes of `height × width`.
-fn upsample(x: &[f32], (planes, height, width): (usize, usize, usize)) -> Vec<f32> {
+/// `y[p, 2·i + a, 2·j + b] = x[p, i, j]` for the planes of `x` (extents `d`).
+fn upsample(x: &[f32], d: Dims) -> Vec<f32> {
     let mut y = vec![0.0f32; 4 * x.len()];
-    let rows = (4 * width).max(1);
-    y.par_chunks_mut((PLANES_PER_TASK * height * rows).max(1))
-        .zip(x.par_chunks((PLANES_PER_TASK * height * width).max(1)))
+    let (width, rows) = (d.width(), (4 * d.width()).max(1));
+    y.par_chunks_mut(d.upsampled().task())
+        .zip(x.par_chunks(d.task()))
         .for_each(|(y, x)| {
             for (y, x) in y.chunks_exact_mut(rows).zip(x.chunks_exact(width.max(1))) {
                 let (top, bottom) = y.split_at_mut(2 * width);
@@ -169,16 +188,16 @@ fn upsample(x: &[f32], (planes, height, width): (usize, usize, usize)) -> Vec<f3
                 bottom.copy_from_slice(top);
             }
         });
-    debug_assert_eq!(y.len(), 4 * planes * height * width);
     y
 }
 
-/// The adjoint of [`upsample`]: `dx[p, i, j] = Σ_{a, b} dy[p, 2·i + a, 2·j + b]`.
-fn upsample_adjoint(dy: &[f32], (planes, height, width): (usize, usize, usize)) -> Vec<f32> {
-    let mut dx = vec![0.0f32; planes * height * width];
-    let rows = (4 * width).max(1);
-    dx.par_chunks_mut((PLANES_PER_TASK * height * width).max(1))
-        .zip(dy.par_chunks((PLANES_PER_TASK * height * rows).max(1)))
+/// The adjoint of [`upsample`]: `dx[p, i, j] = Σ_{a, b} dy[p, 2·i + a, 2·j + b]` (`dx` of
+/// extents `d`).
+fn upsample_adjoint(dy: &[f32], d: Dims) -> Vec<f32> {
+    let mut dx = vec![0.0f32; d.planes() * d.plane()];
+    let (width, rows) = (d.width(), (4 * d.width()).max(1));
+    dx.par_chunks_mut(d.task())
+        .zip(dy.par_chunks(d.upsampled().task()))
         .for_each(|(dx, dy)| {
             for (dx, dy) in dx.chunks_exact_mut(width.max(1)).zip(dy.chunks_exact(rows)) {
                 let (top, bottom) = dy.split_at(2 * width);
@@ -196,60 +215,55 @@ fn slice(t: &FlexTensor) -> &[f32] {
         .expect("the resampling kernels take contiguous f32 tensors")
 }
 
-fn dims4(t: &FlexTensor) -> [usize; 4] {
-    let s = t.shape();
-    [s[0], s[1], s[2], s[3]]
-}
-
-fn tensor(values: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape.into()))
+fn tensor(values: Vec<f32>, d: Dims) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, d.0.to_vec()))
 }
 
 impl ResampleBackend for Flex {
     fn max_pool_2x(x: FlexTensor) -> FlexTensor {
         let x = x.to_contiguous();
-        let (s, out_dims) = PoolShape::of(&x);
-        tensor(forward(slice(&x), s).0, out_dims)
+        let d = Dims::of(&x);
+        tensor(forward(slice(&x), d).0, d.pooled())
     }
 
     fn upsample_2x(x: FlexTensor) -> FlexTensor {
         let x = x.to_contiguous();
-        let [b, c, h, w] = dims4(&x);
-        tensor(upsample(slice(&x), (b * c, h, w)), [b, c, 2 * h, 2 * w])
+        let d = Dims::of(&x);
+        tensor(upsample(slice(&x), d), d.upsampled())
     }
 }
 
-/// The backward step of [`ResampleBackend::max_pool_2x`]: keeps the winners and the input shape.
+/// The backward step of [`ResampleBackend::max_pool_2x`]: keeps the winners and the input's
+/// extents.
 #[derive(Debug)]
 struct MaxPoolBackward;
 
 impl Backward<Flex, 1> for MaxPoolBackward {
-    type State = (Vec<u8>, PoolShape, [usize; 4]);
+    type State = (Vec<u8>, Dims);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node).to_contiguous();
-        let (winner, s, in_dims) = ops.state;
+        let (winner, d) = ops.state;
         if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, tensor(backward(slice(&dy), &winner, s), in_dims));
+            grads.register::<Flex>(node.id, tensor(backward(slice(&dy), &winner, d), d));
         }
     }
 }
 
-/// The backward step of [`ResampleBackend::upsample_2x`]: keeps the input shape.
+/// The backward step of [`ResampleBackend::upsample_2x`]: keeps the input's extents.
 #[derive(Debug)]
 struct UpsampleBackward;
 
 impl Backward<Flex, 1> for UpsampleBackward {
-    type State = [usize; 4];
+    type State = Dims;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node).to_contiguous();
-        let [b, c, h, w] = ops.state;
+        let d = ops.state;
         if let Some(node) = node_x {
-            let dx = upsample_adjoint(slice(&dy), (b * c, h, w));
-            grads.register::<Flex>(node.id, tensor(dx, [b, c, h, w]));
+            grads.register::<Flex>(node.id, tensor(upsample_adjoint(slice(&dy), d), d));
         }
     }
 }
@@ -258,16 +272,15 @@ impl<C: CheckpointStrategy> ResampleBackend for Autodiff<Flex, C> {
     fn max_pool_2x(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let nodes = [x.node()];
         let x = x.primitive().to_contiguous();
-        let (s, out_dims) = PoolShape::of(&x);
-        let in_dims = [out_dims[0], out_dims[1], s.height, s.width];
-        let (out, winner) = forward(slice(&x), s);
-        let out = tensor(out, out_dims);
+        let d = Dims::of(&x);
+        let (out, winner) = forward(slice(&x), d);
+        let out = tensor(out, d.pooled());
         match MaxPoolBackward
             .prepare::<C>(nodes)
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => prep.finish((winner, s, in_dims), out),
+            OpsKind::Tracked(prep) => prep.finish((winner, d), out),
             OpsKind::UnTracked(prep) => prep.finish(out),
         }
     }
@@ -275,14 +288,14 @@ impl<C: CheckpointStrategy> ResampleBackend for Autodiff<Flex, C> {
     fn upsample_2x(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let nodes = [x.node()];
         let x = x.primitive().to_contiguous();
-        let dims = dims4(&x);
+        let d = Dims::of(&x);
         let out = Flex::upsample_2x(x);
         match UpsampleBackward
             .prepare::<C>(nodes)
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => prep.finish(dims, out),
+            OpsKind::Tracked(prep) => prep.finish(d, out),
             OpsKind::UnTracked(prep) => prep.finish(out),
         }
     }

@@ -13,9 +13,11 @@
 //!   `dW = Gᵀ dU G`.
 //!
 //! Every transformed operand is stored channel by channel, each channel's 36 positions side by
-//! side. The transforms run on 64 tiles at a time in vector registers, with the coefficients known
-//! at compile time; chunks are small enough for their transformed tiles to stay in cache. Every
-//! sum runs in one fixed order, so results do not depend on the thread count.
+//! side. The tile transforms are fused with reading and writing the image rows, 16 tiles at a
+//! time in vector registers (see [`segments`]); the kernel transforms run on 64 kernels at a time.
+//! The coefficients are compile-time constants, and chunks are small enough for their transformed
+//! tiles to stay in cache. Every sum runs in one fixed order, so results do not depend on the
+//! thread count.
 
 use std::marker::PhantomData;
 use std::ops::Range;
@@ -25,7 +27,10 @@ use rayon::prelude::*;
 
 mod segments;
 
-use segments::{InputTiles, MAX_LANES, OutputGradients, Planes, Segment, TileTransform};
+use segments::{
+    InputTiles, MAX_LANES, OutputGradients, Planes, Sandwich, Segment, TileTransform, combine,
+    load, store,
+};
 
 use super::kernels::{
     ConvShape, Destination, Operand, matmul, transpose, vectorized, with_scratch,
@@ -68,11 +73,9 @@ fn spaced(len: usize) -> usize {
 /// Kernel pairs transformed per call of [`sandwich`].
 const KERNEL_LANES: usize = 256;
 
-/// Tiles (or kernels) transformed together: four vector registers at AVX-512, and a block of
-/// 36 such runs stays in the L1 cache.
+/// Kernels transformed together by [`sandwich`]: four vector registers at AVX-512, and a block
+/// of 36 such runs stays in the L1 cache.
 const LANES: usize = 64;
-
-type Lane = [f32; LANES];
 
 // The F(4×4, 3×3) matrices for the interpolation points 0, ±1, ±2 (Lavin & Gray, eq. 12 ff.).
 
@@ -146,114 +149,55 @@ fn chunk_rows(s: &ConvShape) -> usize {
     (CHUNK_BYTES / per_row).max(MIN_CHUNK_TILES.div_ceil(tw))
 }
 
-#[inline(always)]
-fn axpy(dst: &mut Lane, c: f32, src: &Lane) {
-    for (d, v) in dst.iter_mut().zip(src) {
-        *d += c * v;
-    }
-}
-
-/// One of the five transforms, `X ↦ L · X · Rᵀ` with `L[P × Q]` and `R[R × S]`, as types so that
-/// the coefficients are compile-time constants inside the vectorised code: zero coefficients cost
-/// nothing and the loops unroll.
-trait Sandwich<const P: usize, const Q: usize, const R: usize, const S: usize> {
-    const L: [[f32; Q]; P];
-    const R: [[f32; S]; R];
-}
-
 /// `G g Gᵀ`: kernel to transform positions.
 struct KernelTransform;
-impl Sandwich<ALPHA, 3, ALPHA, 3> for KernelTransform {
-    const L: [[f32; 3]; ALPHA] = G;
-    const R: [[f32; 3]; ALPHA] = G;
+impl Sandwich<ALPHA, 3> for KernelTransform {
+    const T: [[f32; 3]; ALPHA] = G;
 }
 
 /// `Gᵀ dU G`: transformed-kernel gradient to the kernel (adjoint of [`KernelTransform`]).
 struct KernelAdjoint;
-impl Sandwich<3, ALPHA, 3, ALPHA> for KernelAdjoint {
-    const L: [[f32; ALPHA]; 3] = GT;
-    const R: [[f32; ALPHA]; 3] = GT;
+impl Sandwich<3, ALPHA> for KernelAdjoint {
+    const T: [[f32; ALPHA]; 3] = GT;
 }
 
-/// `out = T::L · input · T::Rᵀ` for [`LANES`] independent `Q × S` matrices at once.
-#[inline(always)]
-fn sandwich_block<T, const P: usize, const Q: usize, const R: usize, const S: usize>(
-    input: &[[Lane; S]; Q],
-    row: &mut [Lane; S],
-    out: &mut [[Lane; R]; P],
-) where
-    T: Sandwich<P, Q, R, S>,
-{
-    // Sums start from -0.0, the exact identity of addition, so that the compiler drops the first
-    // addition (it may not drop `0.0 + x`, which differs from `x` when `x` is -0.0).
-    for (out, l) in out.iter_mut().zip(&T::L) {
-        *row = [[-0.0; LANES]; S];
-        for (&c, input) in l.iter().zip(input) {
-            if c != 0.0 {
-                for (row, v) in row.iter_mut().zip(input) {
-                    axpy(row, c, v);
-                }
-            }
-        }
-        for (out, r) in out.iter_mut().zip(&T::R) {
-            *out = [-0.0; LANES];
-            for (&c, row) in r.iter().zip(row.iter()) {
-                if c != 0.0 {
-                    axpy(out, c, row);
-                }
-            }
-        }
-    }
-}
-
-/// `out[a, b, ·] = Σᵢ Σⱼ L[a, i] · input[i, j, ·] · R[b, j]`, every entry a run of `lanes`
-/// values: input entry `(i, j)` starts at `(i·S + j)·in_stride`, output entry `(a, b)` at
-/// `(a·R + b)·out_stride`.
-fn sandwich<T, const P: usize, const Q: usize, const R: usize, const S: usize>(
+/// `out[a, b, ·] = Σᵢ Σⱼ T[a, i] · input[i, j, ·] · T[b, j]`, every entry a run of `lanes`
+/// values: input entry `(i, j)` starts at `(i·Q + j)·in_stride`, output entry `(a, b)` at
+/// `(a·P + b)·out_stride`; [`LANES`] matrices at a time.
+fn sandwich<X: Sandwich<P, Q>, const P: usize, const Q: usize>(
     (input, in_stride): (&[f32], usize),
     (out, out_stride): (&mut [f32], usize),
     lanes: usize,
-) where
-    T: Sandwich<P, Q, R, S>,
-{
+) {
     vectorized(
         #[inline(always)]
         || {
-            let mut block = [[[0.0; LANES]; S]; Q];
-            let mut row = [[0.0; LANES]; S];
-            let mut res = [[[0.0; LANES]; R]; P];
+            // columns[j][i] is input entry (i, j): each column is one operand of `combine`.
+            let mut columns = [[[0.0; LANES]; Q]; Q];
+            let mut row = [[0.0; LANES]; Q];
             for t0 in (0..lanes).step_by(LANES) {
                 let n = LANES.min(lanes - t0);
-                for (i, block) in block.iter_mut().enumerate() {
-                    for (j, block) in block.iter_mut().enumerate() {
-                        load(block, &input[(i * S + j) * in_stride + t0..], n);
+                for (j, column) in columns.iter_mut().enumerate() {
+                    for (i, entry) in column.iter_mut().enumerate() {
+                        *entry = load(&input[(i * Q + j) * in_stride + t0..], n);
                     }
                 }
-                sandwich_block::<T, P, Q, R, S>(&block, &mut row, &mut res);
-                for (a, res) in res.iter().enumerate() {
-                    for (b, res) in res.iter().enumerate() {
-                        store(&mut out[(a * R + b) * out_stride + t0..], res, n);
+                for (a, t) in X::T.iter().enumerate() {
+                    // row[j] = (T · input)[a, j], then output (a, b) = Σⱼ row[j] · T[b, j].
+                    for (entry, column) in row.iter_mut().zip(&columns) {
+                        *entry = combine(t, column);
+                    }
+                    for (b, t) in X::T.iter().enumerate() {
+                        store(
+                            &mut out[(a * P + b) * out_stride + t0..],
+                            &combine(t, &row),
+                            n,
+                        );
                     }
                 }
             }
         },
     );
-}
-
-#[inline(always)]
-fn load(dst: &mut Lane, src: &[f32], n: usize) {
-    match src.get(..LANES) {
-        Some(full) if n == LANES => dst.copy_from_slice(full),
-        _ => dst[..n].copy_from_slice(&src[..n]),
-    }
-}
-
-#[inline(always)]
-fn store(dst: &mut [f32], src: &Lane, n: usize) {
-    match dst.get_mut(..LANES) {
-        Some(full) if n == LANES => full.copy_from_slice(src),
-        _ => dst[..n].copy_from_slice(&src[..n]),
-    }
 }
 
 /// Where the tiles of a chunk lie: tile rows `rows` of a group of samples, counted across the
@@ -268,7 +212,8 @@ impl Chunk<'_> {
         self.rows.len() * grid(self.s).1
     }
 
-    /// The distance between two entries of a gathered tile (one value per tile).
+    /// The distance between two transform positions of one channel in the chunk's operands
+    /// (one value per tile, [`spaced`]).
     fn stride(&self) -> usize {
         spaced(self.tiles())
     }
@@ -395,11 +340,7 @@ fn transform_kernel(weight: &[f32]) -> Vec<f32> {
                 g[k * lanes + lane] = *v;
             }
         }
-        sandwich::<KernelTransform, ALPHA, 3, ALPHA, 3>(
-            (&g, lanes),
-            (&mut u[p0..], spaced(pairs)),
-            lanes,
-        );
+        sandwich::<KernelTransform, ALPHA, 3>((&g, lanes), (&mut u[p0..], spaced(pairs)), lanes);
     }
     u
 }
@@ -412,11 +353,7 @@ fn untransform_weight_grad(du: &[f32], s: &ConvShape) -> Vec<f32> {
     let mut taps = vec![0.0; 9 * KERNEL_LANES];
     for q0 in (0..pairs).step_by(KERNEL_LANES) {
         let lanes = KERNEL_LANES.min(pairs - q0);
-        sandwich::<KernelAdjoint, 3, ALPHA, 3, ALPHA>(
-            (&du[q0..], spaced(pairs)),
-            (&mut taps, lanes),
-            lanes,
-        );
+        sandwich::<KernelAdjoint, 3, ALPHA>((&du[q0..], spaced(pairs)), (&mut taps, lanes), lanes);
         for (lane, dw) in dw[q0 * 9..][..lanes * 9].chunks_exact_mut(9).enumerate() {
             for (k, d) in dw.iter_mut().enumerate() {
                 *d = taps[k * lanes + lane];

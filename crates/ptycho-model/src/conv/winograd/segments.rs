@@ -18,7 +18,7 @@ pub(super) const MAX_LANES: usize = 16;
 const ROW: usize = M * MAX_LANES;
 
 /// One value per lane.
-type Lanes<const L: usize> = [f32; L];
+pub(super) type Lanes<const L: usize> = [f32; L];
 
 /// The planes of one channel in `[samples, channels, height, width]`.
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +51,10 @@ pub(super) struct Segment<'r> {
 
 /// `Σ_q c[q] · rows[q]`; with `c` a constant after inlining, zero terms cost nothing.
 #[inline(always)]
-fn combine<const L: usize, const Q: usize>(c: &[f32; Q], rows: &[Lanes<L>; Q]) -> Lanes<L> {
+pub(super) fn combine<const L: usize, const Q: usize>(
+    c: &[f32; Q],
+    rows: &[Lanes<L>; Q],
+) -> Lanes<L> {
     // Sums start from -0.0, the exact identity of addition, so that the first addition folds.
     let mut acc = [-0.0; L];
     for (&c, row) in c.iter().zip(rows) {
@@ -66,7 +69,7 @@ fn combine<const L: usize, const Q: usize>(c: &[f32; Q], rows: &[Lanes<L>; Q]) -
 
 /// The first `n` of `L` lanes from `src` (zero past `n`).
 #[inline(always)]
-fn load<const L: usize>(src: &[f32], n: usize) -> Lanes<L> {
+pub(super) fn load<const L: usize>(src: &[f32], n: usize) -> Lanes<L> {
     let mut lanes = [0.0; L];
     if n == L {
         for (lane, v) in lanes.iter_mut().zip(&src[..L]) {
@@ -80,7 +83,7 @@ fn load<const L: usize>(src: &[f32], n: usize) -> Lanes<L> {
 
 /// The first `n` lanes of `lanes` into `dst`.
 #[inline(always)]
-fn store<const L: usize>(dst: &mut [f32], lanes: &Lanes<L>, n: usize) {
+pub(super) fn store<const L: usize>(dst: &mut [f32], lanes: &Lanes<L>, n: usize) {
     if n == L {
         for (d, v) in dst[..L].iter_mut().zip(lanes) {
             *d = *v;
@@ -153,26 +156,38 @@ fn split_phases<const L: usize, const G: usize, const J: usize>(
     }
 }
 
-/// A tile transform `T e Tᵀ` from a `K × K` window of pixels to the 36 transform positions;
-/// the window starts `OFFSET` rows and columns from the tile's 4 × 4 block.
-pub(super) trait TileTransform<const K: usize> {
-    const T: [[f32; K]; ALPHA];
+/// A transform `X ↦ T · X · Tᵀ` of `Q × Q` matrices to `P × P` ones, as a type so that the
+/// coefficients are compile-time constants inside the vectorised code: zero coefficients cost
+/// nothing and the loops unroll.
+pub(super) trait Sandwich<const P: usize, const Q: usize> {
+    const T: [[f32; Q]; P];
+}
+
+/// A [`Sandwich`] from a `K × K` window of pixels to the 36 transform positions; the window
+/// starts `OFFSET` rows and columns from the tile's 4 × 4 block.
+pub(super) trait TileTransform<const K: usize>: Sandwich<ALPHA, K> {
     const OFFSET: isize;
 }
 
 /// `Bᵀ d B` of the 6 × 6 input tile around each 4 × 4 block (the forward's input).
 pub(super) struct InputTiles;
 
-impl TileTransform<ALPHA> for InputTiles {
+impl Sandwich<ALPHA, ALPHA> for InputTiles {
     const T: [[f32; ALPHA]; ALPHA] = BT;
+}
+
+impl TileTransform<ALPHA> for InputTiles {
     const OFFSET: isize = -1;
 }
 
 /// `A e Aᵀ` of each 4 × 4 block of the output gradient (the adjoint of [`output`]).
 pub(super) struct OutputGradients;
 
-impl TileTransform<M> for OutputGradients {
+impl Sandwich<ALPHA, M> for OutputGradients {
     const T: [[f32; M]; ALPHA] = A;
+}
+
+impl TileTransform<M> for OutputGradients {
     const OFFSET: isize = 0;
 }
 
