@@ -9,7 +9,8 @@
 //! prints `skipped: <reason>` and passes.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::sync::{PoisonError, RwLock};
 
 use ndarray::{Array1, Array2, Array3, Array4};
 use num_complex::{Complex32, Complex64};
@@ -428,14 +429,24 @@ fn hdf5_files_are_refused_with_the_command_that_enables_them() {
     );
 }
 
+/// HDF5 opens its files without close-on-exec, so a child process started while another test
+/// has an HDF5 file open inherits the descriptor and its `flock` lock, and the next open of that
+/// file in this process fails ("unable to lock file, errno = 11"; about one run in seven of this
+/// target failed so). Tests hold this for reading while they have HDF5 files open; starting a
+/// child holds it for writing.
+static HDF5_OPEN: RwLock<()> = RwLock::new(());
+
+/// Runs `command` to its end while no test has an HDF5 file open.
+fn run_child(command: &mut Command) -> std::io::Result<Output> {
+    let _no_open_hdf5 = HDF5_OPEN.write().unwrap_or_else(PoisonError::into_inner);
+    command.output()
+}
+
 /// The venv's python with h5py and numpy, from the project's script; `Err` says why not.
 fn h5py_python() -> Result<PathBuf, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let script = root.join("scripts/h5py-venv.sh");
-    let output = Command::new("bash")
-        .arg(&script)
-        .stderr(Stdio::inherit())
-        .output()
+    let output = run_child(Command::new("bash").arg(&script).stderr(Stdio::inherit()))
         .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
     if !output.status.success() {
         return Err(format!(
@@ -459,11 +470,7 @@ fn h5py_python() -> Result<PathBuf, String> {
 /// The Python dump of a product file (see `tests/support/dump_product.py`).
 fn python_dump(python: &Path, file: &Path) -> serde_json::Map<String, Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/dump_product.py");
-    let output = Command::new(python)
-        .arg(&script)
-        .arg(file)
-        .output()
-        .unwrap();
+    let output = run_child(Command::new(python).arg(&script).arg(file)).unwrap();
     assert!(
         output.status.success(),
         "{}",
@@ -529,9 +536,16 @@ mod hdf5_files {
     use super::*;
     use hdf5_metno as hdf5;
     use ptycho_data::diffraction_h5::{DATASET_PATHS, read_h5_diffraction};
+    use std::sync::RwLockReadGuard;
+
+    /// Held while this test has HDF5 files open (see [`HDF5_OPEN`]).
+    fn hdf5_files_open() -> RwLockReadGuard<'static, ()> {
+        HDF5_OPEN.read().unwrap_or_else(PoisonError::into_inner)
+    }
 
     #[test]
     fn h5_product_round_trips() {
+        let _open = hdf5_files_open();
         let dir = tempfile::tempdir().unwrap();
         for product in [full_product(), simple_product()] {
             let path = dir.path().join("product.h5");
@@ -552,7 +566,10 @@ mod hdf5_files {
         let dir = tempfile::tempdir().unwrap();
         for product in [full_product(), simple_product()] {
             let path = dir.path().join("product.h5");
-            product.save(&path).unwrap();
+            {
+                let _open = hdf5_files_open();
+                product.save(&path).unwrap();
+            }
             // Strings as h5py writes a Python str: variable-length UTF-8.
             check_dump(
                 python_dump(&python, &path),
@@ -565,6 +582,7 @@ mod hdf5_files {
 
     #[test]
     fn h5_product_without_an_object_attribute_names_it() {
+        let _open = hdf5_files_open();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("product.h5");
         simple_product().save(&path).unwrap();
@@ -618,6 +636,7 @@ mod hdf5_files {
 
     #[test]
     fn diffraction_is_read_from_each_known_dataset_as_amplitudes() {
+        let _open = hdf5_files_open();
         let dir = tempfile::tempdir().unwrap();
         let counts =
             Array3::from_shape_fn((3, 4, 4), |(k, r, c)| ((k * 16 + r * 4 + c) as u16).pow(2));
@@ -633,6 +652,7 @@ mod hdf5_files {
 
     #[test]
     fn a_file_without_a_diffraction_stack_lists_the_places_looked_at() {
+        let _open = hdf5_files_open();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("scan.h5");
         write_stack(&path, "/entry/other", &Array3::zeros((1, 2, 2)));
