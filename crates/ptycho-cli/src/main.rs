@@ -52,6 +52,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Every step frees and reallocates the same large buffers; where the allocator is not
+    // glibc's, nothing changes and nothing needs to.
+    let _ = ptycho_workflows::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(command) => config_cmd::run(command),

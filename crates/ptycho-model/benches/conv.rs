@@ -44,6 +44,8 @@ fn step(conv: &Conv2d, x: &Tensor<4>, r: &Tensor<4>) {
 }
 
 fn main() {
+    // As the `ptycho` program does (see `ptycho_model::host_memory`).
+    let _ = ptycho_model::host_memory::keep_freed_memory();
     let mut criterion = Criterion::default().sample_size(10).configure_from_args();
     let device = Device::flex().autodiff();
     for (batch, c_in, c_out, side) in SHAPES {

@@ -78,6 +78,8 @@ fn mean_seconds(samples: &[Duration]) -> f64 {
 }
 
 fn main() {
+    // As the `ptycho` program does (see `ptycho_model::host_memory`).
+    let _ = ptycho_model::host_memory::keep_freed_memory();
     let mut criterion = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_secs(2))

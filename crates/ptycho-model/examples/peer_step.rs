@@ -96,6 +96,8 @@ fn host_batch(a: &Args) -> GroupBatch {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // As the `ptycho` program does (see `ptycho_model::host_memory`).
+    let _ = ptycho_model::host_memory::keep_freed_memory();
     let a = parse_args()?;
     let generator = GeneratorSpec {
         n: a.n,

@@ -11,6 +11,7 @@ pub mod data_source;
 pub mod error;
 pub mod flops;
 pub mod generator;
+pub mod host_memory;
 pub mod loss;
 pub mod model;
 pub mod physics;

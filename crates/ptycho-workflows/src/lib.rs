@@ -64,6 +64,7 @@ pub use inference::{
 };
 pub use plan::{InferencePlan, RunPlan};
 pub use ptycho_model::RefineSpec;
+pub use ptycho_model::host_memory::keep_freed_memory;
 pub use ptycho_model::{
     CancelToken, EpochEnd, ObserverError, Observers, RunEnd, RunStart, StepProgress, TrainObserver,
 };
