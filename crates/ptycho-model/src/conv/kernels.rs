@@ -32,6 +32,10 @@ use super::{ConvKernels, conv_kernels};
 /// Sample groups of the weight gradient (partial sums in parallel, added in a fixed order).
 const WEIGHT_GRAD_GROUPS: usize = 16;
 
+/// Fewest values of `dy` one task of [`bias_grad`] sums (a smaller task costs more to hand to
+/// another thread than to add).
+const BIAS_GRAD_TASK: usize = 1 << 16;
+
 /// Bytes of one forward im2col band (see [`band_rows`]).
 const IM2COL_BAND_BYTES: usize = 512 << 10;
 
@@ -367,19 +371,23 @@ pub(super) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     pulp::Arch::new().dispatch(f)
 }
 
-/// `dL/dbias[c_out]`: `dy` summed over samples and pixels.
+/// `dL/dbias[c_out]`: `dy` summed over samples and pixels, channels in parallel (each channel's
+/// sum in the same order whatever the thread count).
 pub fn bias_grad(dy: &[f32], s: &ConvShape) -> Vec<f32> {
+    let plane = s.plane();
+    let per_task = BIAS_GRAD_TASK.div_ceil((s.batch * plane).max(1));
     let mut out = vec![0.0f32; s.c_out];
-    vectorized(
-        #[inline(always)]
-        || {
-            for sample in dy.chunks_exact(s.c_out * s.plane()) {
-                for (o, row) in out.iter_mut().zip(sample.chunks_exact(s.plane())) {
-                    *o += lane_sum(row);
+    let channels = out.par_iter_mut().with_min_len(per_task);
+    channels.enumerate().for_each(|(o, acc)| {
+        vectorized(
+            #[inline(always)]
+            || {
+                for sample in dy.chunks_exact(s.c_out * plane) {
+                    *acc += lane_sum(&sample[o * plane..][..plane]);
                 }
-            }
-        },
-    );
+            },
+        )
+    });
     out
 }
 

@@ -161,12 +161,12 @@ impl Sandwich<3, ALPHA> for KernelAdjoint {
     const T: [[f32; ALPHA]; 3] = GT;
 }
 
-/// `out[a, b, ·] = Σᵢ Σⱼ T[a, i] · input[i, j, ·] · T[b, j]`, every entry a run of `lanes`
-/// values: input entry `(i, j)` starts at `(i·Q + j)·in_stride`, output entry `(a, b)` at
-/// `(a·P + b)·out_stride`; [`LANES`] matrices at a time.
+/// `out[a·P + b][·] = Σᵢ Σⱼ T[a, i] · input[i, j, ·] · T[b, j]`, every entry a run of `lanes`
+/// values: input entry `(i, j)` starts at `(i·Q + j)·in_stride`, output entry `(a, b)` is row
+/// `a·P + b` of `out`; [`LANES`] matrices at a time.
 fn sandwich<X: Sandwich<P, Q>, const P: usize, const Q: usize>(
     (input, in_stride): (&[f32], usize),
-    (out, out_stride): (&mut [f32], usize),
+    out: &mut [&mut [f32]],
     lanes: usize,
 ) {
     vectorized(
@@ -188,11 +188,7 @@ fn sandwich<X: Sandwich<P, Q>, const P: usize, const Q: usize>(
                         *entry = combine(t, column);
                     }
                     for (b, t) in X::T.iter().enumerate() {
-                        store(
-                            &mut out[(a * P + b) * out_stride + t0..],
-                            &combine(t, &row),
-                            n,
-                        );
+                        store(&mut out[a * P + b][t0..], &combine(t, &row), n);
                     }
                 }
             }
@@ -328,38 +324,54 @@ impl SegmentPass for OutputPass<'_> {
 }
 
 /// `U[ξ, o·c_in + i] = (G w[o, i] Gᵀ)_ξ` for `weight[c_out, c_in, 3, 3]`, positions
-/// [`spaced`] apart.
+/// [`spaced`] apart; [`KERNEL_LANES`] kernels per task, in parallel.
 fn transform_kernel(weight: &[f32]) -> Vec<f32> {
     let pairs = weight.len() / 9;
     let mut u = vec![0.0; POSITIONS * spaced(pairs)];
-    let mut g = vec![0.0; 9 * KERNEL_LANES];
-    for p0 in (0..pairs).step_by(KERNEL_LANES) {
-        let lanes = KERNEL_LANES.min(pairs - p0);
-        for (lane, taps) in weight[p0 * 9..][..lanes * 9].chunks_exact(9).enumerate() {
+    // Task c writes pairs c·KERNEL_LANES.. of every position's row.
+    let mut tasks: Vec<Vec<&mut [f32]>> = (0..pairs.div_ceil(KERNEL_LANES))
+        .map(|_| Vec::with_capacity(POSITIONS))
+        .collect();
+    for row in u.chunks_exact_mut(spaced(pairs)) {
+        for (task, part) in tasks.iter_mut().zip(row[..pairs].chunks_mut(KERNEL_LANES)) {
+            task.push(part);
+        }
+    }
+    let kernels = weight.par_chunks(9 * KERNEL_LANES);
+    kernels.zip(tasks).for_each(|(kernels, mut rows)| {
+        let lanes = kernels.len() / 9;
+        // g[k·lanes + lane]: tap k of every kernel of the task, side by side.
+        let mut g = vec![0.0; 9 * lanes];
+        for (lane, taps) in kernels.chunks_exact(9).enumerate() {
             for (k, v) in taps.iter().enumerate() {
                 g[k * lanes + lane] = *v;
             }
         }
-        sandwich::<KernelTransform, ALPHA, 3>((&g, lanes), (&mut u[p0..], spaced(pairs)), lanes);
-    }
+        sandwich::<KernelTransform, ALPHA, 3>((&g, lanes), &mut rows, lanes);
+    });
     u
 }
 
 /// `dW[o, i] = Gᵀ dU[·, o·c_in + i] G`: the kernel gradient `[c_out, c_in, 3, 3]` from the
-/// gradient of the transformed kernel (positions [`spaced`] apart).
+/// gradient of the transformed kernel (positions [`spaced`] apart); [`KERNEL_LANES`] kernels per
+/// task, in parallel.
 fn untransform_weight_grad(du: &[f32], s: &ConvShape) -> Vec<f32> {
     let pairs = s.c_in * s.c_out;
     let mut dw = vec![0.0; pairs * 9];
-    let mut taps = vec![0.0; 9 * KERNEL_LANES];
-    for q0 in (0..pairs).step_by(KERNEL_LANES) {
-        let lanes = KERNEL_LANES.min(pairs - q0);
-        sandwich::<KernelAdjoint, 3, ALPHA>((&du[q0..], spaced(pairs)), (&mut taps, lanes), lanes);
-        for (lane, dw) in dw[q0 * 9..][..lanes * 9].chunks_exact_mut(9).enumerate() {
-            for (k, d) in dw.iter_mut().enumerate() {
-                *d = taps[k * lanes + lane];
+    dw.par_chunks_mut(9 * KERNEL_LANES)
+        .enumerate()
+        .for_each(|(c, dw)| {
+            let lanes = dw.len() / 9;
+            let mut taps = vec![0.0; 9 * lanes];
+            let mut rows: Vec<&mut [f32]> = taps.chunks_exact_mut(lanes).collect();
+            let du = (&du[c * KERNEL_LANES..], spaced(pairs));
+            sandwich::<KernelAdjoint, 3, ALPHA>(du, &mut rows, lanes);
+            for (lane, dw) in dw.chunks_exact_mut(9).enumerate() {
+                for (k, d) in dw.iter_mut().enumerate() {
+                    *d = taps[k * lanes + lane];
+                }
             }
-        }
-    }
+        });
     dw
 }
 
