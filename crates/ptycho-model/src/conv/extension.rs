@@ -13,18 +13,30 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Flex, TensorMetadata, backend_extension};
 use burn::tensor::TensorData;
 
-use super::kernels::{self, ConvShape};
+use super::kernels::{self, Activation, ConvShape};
 
 /// A square-kernel, stride-1, "same"-padded convolution with bias, `x[B, C_in, H, W]`,
-/// `weight[C_out, C_in, k, k]`, `bias[C_out]` → `[B, C_out, H, W]`.
+/// `weight[C_out, C_in, k, k]`, `bias[C_out]` → `[B, C_out, H, W]`, optionally followed by a
+/// ReLU in the same pass (burn's ReLU is a separate pass over the output and another over its
+/// gradient).
 #[backend_extension(Flex, Autodiff)]
 pub trait SameConvBackend: Backend {
-    /// The convolution (callers check the shapes, dtype and device first).
+    /// The convolution, then a ReLU if `relu` (callers check the shapes, dtype and device
+    /// first).
     fn same_conv(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        relu: bool,
     ) -> FloatTensor<Self>;
+}
+
+fn activation(relu: bool) -> Activation {
+    if relu {
+        Activation::Relu
+    } else {
+        Activation::Identity
+    }
 }
 
 /// The extents of `conv(x, weight)` read from the two tensors.
@@ -52,26 +64,35 @@ fn tensor(values: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
 }
 
 impl SameConvBackend for Flex {
-    fn same_conv(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+    fn same_conv(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, relu: bool) -> FlexTensor {
         let s = conv_shape(&x, &weight);
         let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
-        let y = kernels::forward(slice(&x), slice(&weight), Some(slice(&bias)), &s);
+        let epilogue = (Some(slice(&bias)), activation(relu));
+        let y = kernels::forward(slice(&x), slice(&weight), epilogue, &s);
         tensor(y, [s.batch, s.c_out, s.height, s.width])
     }
 }
 
-/// The backward step of [`SameConvBackend::same_conv`]: keeps the layer input and the kernel.
+/// The backward step of [`SameConvBackend::same_conv`]: keeps the layer input, the kernel and,
+/// after a ReLU, the output (whose sign is the ReLU's mask).
 #[derive(Debug)]
 struct SameConvBackward;
 
 impl Backward<Flex, 3> for SameConvBackward {
-    type State = (FlexTensor, FlexTensor);
+    type State = (FlexTensor, FlexTensor, Option<FlexTensor>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight, node_bias] = ops.parents;
         let dy = values(&grads.consume::<Flex>(&ops.node));
-        let (x, weight) = ops.state;
+        let (x, weight, relu_output) = ops.state;
         let s = conv_shape(&x, &weight);
+        let dy = match relu_output {
+            Some(y) => {
+                let dy = Activation::Relu.backward(slice(&values(&y)), slice(&dy));
+                tensor(dy, [s.batch, s.c_out, s.height, s.width])
+            }
+            None => dy,
+        };
         if let Some(node) = node_x {
             let dx = kernels::input_grad(slice(&dy), slice(&weight), &s);
             grads.register::<Flex>(node.id, tensor(dx, [s.batch, s.c_in, s.height, s.width]));
@@ -94,6 +115,7 @@ impl<C: CheckpointStrategy> SameConvBackend for Autodiff<Flex, C> {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let nodes = [x.node(), weight.node(), bias.node()];
         let (x, weight, bias) = (
@@ -101,7 +123,7 @@ impl<C: CheckpointStrategy> SameConvBackend for Autodiff<Flex, C> {
             values(weight.primitive()),
             values(bias.primitive()),
         );
-        let y = || Flex::same_conv(x.clone(), weight.clone(), bias);
+        let y = || Flex::same_conv(x.clone(), weight.clone(), bias, relu);
         match SameConvBackward
             .prepare::<C>(nodes)
             .compute_bound()
@@ -109,7 +131,8 @@ impl<C: CheckpointStrategy> SameConvBackend for Autodiff<Flex, C> {
         {
             OpsKind::Tracked(prep) => {
                 let out = y();
-                prep.finish((x, weight), out)
+                let mask = relu.then(|| out.clone());
+                prep.finish((x, weight, mask), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(y()),
         }

@@ -91,6 +91,52 @@ impl ConvShape {
     }
 }
 
+/// What the forward convolution applies to each output value after the bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// Nothing: the convolution plus bias.
+    Identity,
+    /// `max(v, 0)` with burn's rules: a NaN passes through, `-0.0` becomes `0.0`.
+    Relu,
+}
+
+impl Activation {
+    #[inline(always)]
+    pub(super) fn apply(self, v: f32) -> f32 {
+        match self {
+            Self::Identity => v,
+            Self::Relu if v <= 0.0 => 0.0,
+            Self::Relu => v,
+        }
+    }
+
+    /// `dL/d(pre-activation)` from `dL/dy` and the activation's output `y`: the gradient where
+    /// the value passed (positive or NaN, as burn's ReLU), zero where it was clamped.
+    pub fn backward(self, y: &[f32], dy: &[f32]) -> Vec<f32> {
+        assert_eq!(y.len(), dy.len(), "activation output and gradient lengths");
+        match self {
+            Self::Identity => dy.to_vec(),
+            Self::Relu => {
+                let pass = |(y, d): (&f32, &f32)| if *y <= 0.0 { 0.0 } else { *d };
+                let pairs = y.par_iter().zip(dy).with_min_len(MASK_TASK);
+                pairs.map(pass).collect()
+            }
+        }
+    }
+
+    /// Applies the activation to every value of `out`.
+    fn apply_all(self, out: &mut [f32]) {
+        if self == Self::Relu {
+            for v in out {
+                *v = self.apply(*v);
+            }
+        }
+    }
+}
+
+/// Values per parallel task of [`Activation::backward`].
+const MASK_TASK: usize = 1 << 16;
+
 /// A matrix operand of [`matmul`]: base slice, row stride, column stride.
 #[derive(Clone, Copy)]
 pub(super) struct Operand<'a> {
@@ -252,7 +298,7 @@ fn band_rows(s: &ConvShape) -> usize {
 fn forward_sample(
     x: &[f32],
     weight: &[f32],
-    s: &ConvShape,
+    (s, act): (&ConvShape, Activation),
     out: &mut [f32],
     accumulate: bool,
     par: Parallelism,
@@ -272,6 +318,7 @@ fn forward_sample(
             Operand::rows(x, plane),
             par,
         );
+        act.apply_all(out);
         return;
     }
     let band = band_rows(s);
@@ -288,6 +335,10 @@ fn forward_sample(
             };
             let rhs = Operand::rows(cols, pixels);
             matmul((s.c_out, pixels, depth), dst, lhs, rhs, par);
+            // While the band's outputs are still in cache.
+            for channel in out.chunks_exact_mut(plane) {
+                act.apply_all(&mut channel[y0 * s.width..][..pixels]);
+            }
         }
     });
 }
@@ -298,23 +349,33 @@ fn use_winograd(s: &ConvShape) -> bool {
     conv_kernels() != ConvKernels::Direct && winograd::suits(s)
 }
 
-/// `y = conv(x, weight) + bias`: `x[B, c_in, H, W]`, `weight[c_out, c_in, k, k]`,
+/// `y = act(conv(x, weight) + bias)`: `x[B, c_in, H, W]`, `weight[c_out, c_in, k, k]`,
 /// `bias[c_out]` → `y[B, c_out, H, W]`.
-pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
+pub fn forward(
+    x: &[f32],
+    weight: &[f32],
+    (bias, act): (Option<&[f32]>, Activation),
+    s: &ConvShape,
+) -> Vec<f32> {
     assert_eq!(x.len(), s.batch * s.c_in * s.plane(), "conv input length");
     assert_eq!(weight.len(), s.c_out * s.depth(), "conv weight length");
     if let Some(bias) = bias {
         assert_eq!(bias.len(), s.c_out, "conv bias length");
     }
     if use_winograd(s) {
-        winograd::forward(x, weight, bias, s)
+        winograd::forward(x, weight, (bias, act), s)
     } else {
-        direct_forward(x, weight, bias, s)
+        direct_forward(x, weight, (bias, act), s)
     }
 }
 
 /// [`forward`] by the im2col GEMM.
-fn direct_forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
+fn direct_forward(
+    x: &[f32],
+    weight: &[f32],
+    (bias, act): (Option<&[f32]>, Activation),
+    s: &ConvShape,
+) -> Vec<f32> {
     let out_len = s.c_out * s.plane();
     let mut out = match bias {
         Some(bias) => {
@@ -333,10 +394,12 @@ fn direct_forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape
     if s.batch >= rayon::current_num_threads() {
         out.par_chunks_mut(out_len)
             .zip(x.par_chunks(in_len))
-            .for_each(|(out, x)| forward_sample(x, weight, s, out, accumulate, Parallelism::None));
+            .for_each(|(out, x)| {
+                forward_sample(x, weight, (s, act), out, accumulate, Parallelism::None)
+            });
     } else {
         for (out, x) in out.chunks_mut(out_len).zip(x.chunks(in_len)) {
-            forward_sample(x, weight, s, out, accumulate, Parallelism::Rayon(0));
+            forward_sample(x, weight, (s, act), out, accumulate, Parallelism::Rayon(0));
         }
     }
     out
@@ -361,7 +424,8 @@ fn adjoint_kernel(weight: &[f32], s: &ConvShape) -> Vec<f32> {
 
 /// `dL/dx` from `dy[B, c_out, H, W]` and `weight[c_out, c_in, k, k]`.
 pub fn input_grad(dy: &[f32], weight: &[f32], s: &ConvShape) -> Vec<f32> {
-    forward(dy, &adjoint_kernel(weight, s), None, &s.transposed())
+    let act = Activation::Identity;
+    forward(dy, &adjoint_kernel(weight, s), (None, act), &s.transposed())
 }
 
 /// Runs `f` compiled for the widest vector instructions this CPU has (AVX-512, AVX2 + FMA, or

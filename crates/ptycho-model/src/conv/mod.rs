@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
+use burn::tensor::activation::relu;
 use burn::tensor::{DType, Tensor};
 
 pub use extension::SameConvBackend;
@@ -53,15 +54,26 @@ pub fn conv_kernels() -> ConvKernels {
 
 /// `conv.forward(x)`, on our kernels where they apply.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    same_conv(conv, x, false).unwrap_or_else(|x| conv.forward(x))
+}
+
+/// `relu(conv.forward(x))`, in one pass on our kernels where they apply.
+pub fn conv2d_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    same_conv(conv, x, true).unwrap_or_else(|x| relu(conv.forward(x)))
+}
+
+/// The convolution (then a ReLU if `relu`) on our kernels, or `x` back where they do not apply.
+fn same_conv(conv: &Conv2d, x: Tensor<4>, relu: bool) -> Result<Tensor<4>, Tensor<4>> {
     let Some(bias) = conv.bias.as_ref().filter(|_| our_kernels_apply(conv, &x)) else {
-        return conv.forward(x);
+        return Err(x);
     };
     let y = <Dispatch as SameConvBackend>::same_conv(
         x.into_dispatch(),
         conv.weight.val().into_dispatch(),
         bias.val().into_dispatch(),
+        relu,
     );
-    Tensor::from_dispatch(y)
+    Ok(Tensor::from_dispatch(y))
 }
 
 fn our_kernels_apply(conv: &Conv2d, x: &Tensor<4>) -> bool {

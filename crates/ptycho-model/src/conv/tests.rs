@@ -4,12 +4,16 @@
 use burn::module::Param;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::tensor::activation::relu;
 use burn::tensor::module::conv2d as burn_conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
-use super::kernels::{self, ConvShape};
-use super::{conv2d, our_kernels_apply, winograd};
+use super::kernels::{self, Activation, ConvShape};
+use super::{conv2d, conv2d_relu, our_kernels_apply, winograd};
+
+/// No bias, no activation: the plain convolution of the kernel-level tests.
+const PLAIN: (Option<&[f32]>, Activation) = (None, Activation::Identity);
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap()
@@ -93,14 +97,14 @@ fn the_cases_cover_both_algorithms() {
     assert!(cases().len() - winograd >= 5);
 }
 
-/// Output and gradients of `sum(conv(x) ⊙ r)` for x, weight and bias.
-fn output_and_grads(conv: &Conv2d, x: Tensor<4>, r: Tensor<4>, ours: bool) -> [Vec<f32>; 4] {
+/// Output and gradients of `sum(y ⊙ r)` for x, weight and bias, with `y = layer(conv, x)`.
+fn output_and_grads(
+    conv: &Conv2d,
+    (x, r): (Tensor<4>, Tensor<4>),
+    layer: impl Fn(&Conv2d, Tensor<4>) -> Tensor<4>,
+) -> [Vec<f32>; 4] {
     let x = x.require_grad();
-    let y = if ours {
-        conv2d(conv, x.clone())
-    } else {
-        reference(conv, x.clone())
-    };
+    let y = layer(conv, x.clone());
     let grads = (y.clone() * r).sum().backward();
     let weight = conv.weight.val().grad(&grads).unwrap();
     let bias = conv.bias.as_ref().unwrap().val().grad(&grads).unwrap();
@@ -111,6 +115,8 @@ fn output_and_grads(conv: &Conv2d, x: Tensor<4>, r: Tensor<4>, ours: bool) -> [V
         values(bias),
     ]
 }
+
+const QUANTITIES: [&str; 4] = ["output", "input grad", "weight grad", "bias grad"];
 
 #[test]
 fn output_and_all_gradients_match_burn_on_random_shapes() {
@@ -131,16 +137,46 @@ fn output_and_all_gradients_match_burn_on_random_shapes() {
             10 * i as u64 + 6,
             &device,
         );
-        let ours = output_and_grads(&conv, x.clone(), r.clone(), true);
-        let theirs = output_and_grads(&conv, x, r, false);
-        for (name, (a, b)) in ["output", "input grad", "weight grad", "bias grad"]
-            .iter()
-            .zip(ours.iter().zip(&theirs))
-        {
+        let ours = output_and_grads(&conv, (x.clone(), r.clone()), conv2d);
+        let theirs = output_and_grads(&conv, (x.clone(), r.clone()), reference);
+        for (name, (a, b)) in QUANTITIES.iter().zip(ours.iter().zip(&theirs)) {
             let err = relative_error(a, b);
             assert!(err < 1e-4, "{s:?}: {name} relative error {err}");
         }
+        // The fused ReLU against burn's ReLU after our convolution: the same values to the bit
+        // (against burn's convolution, outputs within rounding of zero could take the other
+        // side of the ReLU and move a gradient by a whole term).
+        let fused = output_and_grads(&conv, (x.clone(), r.clone()), conv2d_relu);
+        let apart = output_and_grads(&conv, (x, r), |conv, x| relu(conv2d(conv, x)));
+        for (name, (a, b)) in QUANTITIES.iter().zip(fused.iter().zip(&apart)) {
+            assert!(a == b, "{s:?}: {name} of the fused ReLU differs");
+        }
+        let clamped = fused[0].iter().filter(|v| **v == 0.0).count();
+        assert!(
+            clamped > fused[0].len() / 10,
+            "{s:?}: the ReLU clamped {clamped}"
+        );
     }
+}
+
+#[test]
+fn the_fused_relu_follows_burns_rules_for_nan_and_negative_zero() {
+    // A 1 × 1 convolution with weight 1 and bias 0 passes x through to the ReLU.
+    let s = shape(1, 1, 1, (1, 4), 1);
+    let x = [f32::NAN, -0.0, -2.0, 3.0];
+    let y = kernels::forward(&x, &[1.0], (Some(&[0.0]), Activation::Relu), &s);
+    assert!(y[0].is_nan());
+    assert_eq!(
+        y[1..].iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        [0.0f32, 0.0, 3.0].map(f32::to_bits)
+    );
+    // The gradient passes where the output is positive or NaN.
+    let dy = Activation::Relu.backward(&y, &[1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(dy, [1.0, 0.0, 0.0, 4.0]);
+    assert_eq!(
+        Activation::Identity.backward(&y, &[1.0, 2.0, 3.0, 4.0]),
+        [1.0, 2.0, 3.0, 4.0]
+    );
 }
 
 #[test]
@@ -166,7 +202,7 @@ fn input_gradient_is_the_adjoint_of_the_convolution() {
         let y = fill(s.batch * s.c_out * plane, 2);
         let w = fill(s.c_out * s.c_in * 9, 3);
         let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| (p * q) as f64).sum::<f64>();
-        let lhs = dot(&kernels::forward(&x, &w, None, &s), &y);
+        let lhs = dot(&kernels::forward(&x, &w, PLAIN, &s), &y);
         let rhs = dot(&x, &kernels::input_grad(&y, &w, &s));
         assert!(
             (lhs - rhs).abs() < 1e-4 * lhs.abs().max(1.0),
@@ -183,7 +219,7 @@ fn a_shifted_kernel_moves_the_image_the_right_way() {
     let x: Vec<f32> = (1..=12).map(|v| v as f32).collect();
     let mut w = vec![0.0; 9];
     w[2] = 1.0;
-    let y = kernels::forward(&x, &w, Some(&[0.5]), &s);
+    let y = kernels::forward(&x, &w, (Some(&[0.5]), Activation::Identity), &s);
     let expected = [
         0.5, 0.5, 0.5, 0.5, //
         2.5, 3.5, 4.5, 0.5, //
@@ -295,7 +331,7 @@ fn winograd_moves_the_image_the_right_way() {
     let x: Vec<f32> = (0..64 * 42).map(|v| (v % 97) as f32).collect();
     let mut w = vec![0.0; 64 * 64 * 9];
     w[(3 * 64 + 5) * 9 + 2] = 1.0;
-    let y = winograd::forward(&x, &w, None, &s);
+    let y = winograd::forward(&x, &w, PLAIN, &s);
     let plane = &y[3 * 42..][..42];
     let src = &x[5 * 42..][..42];
     for (r, row) in plane.chunks_exact(7).enumerate() {
@@ -328,7 +364,7 @@ fn results_do_not_depend_on_the_thread_count() {
                 .unwrap();
             pool.install(|| {
                 [
-                    kernels::forward(&x, &w, None, &s),
+                    kernels::forward(&x, &w, PLAIN, &s),
                     kernels::input_grad(&dy, &w, &s),
                     kernels::weight_grad(&x, &dy, &s),
                 ]

@@ -5,12 +5,11 @@ use burn::module::{Module, Param};
 use burn::nn::Initializer;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::conv::conv2d;
+use crate::conv::conv2d_relu;
 
 /// A 3×3, stride-1, "same"-padded convolution with bias, initialised like Keras:
 /// Glorot-uniform kernel (`limit = sqrt(6 / (9·c_in + 9·c_out))`) and zero bias.
@@ -54,7 +53,7 @@ impl ConvPair {
 
     /// `relu(conv2(relu(conv1(x))))`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(conv2d(&self.conv2, relu(conv2d(&self.conv1, x))))
+        conv2d_relu(&self.conv2, conv2d_relu(&self.conv1, x))
     }
 }
 

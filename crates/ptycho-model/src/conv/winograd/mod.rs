@@ -33,7 +33,7 @@ use segments::{
 };
 
 use super::kernels::{
-    ConvShape, Destination, Operand, matmul, transpose, vectorized, with_scratch,
+    Activation, ConvShape, Destination, Operand, matmul, transpose, vectorized, with_scratch,
 };
 
 /// Outputs per tile side.
@@ -308,10 +308,12 @@ impl<X: TileTransform<K>, const K: usize> SegmentPass for TilesPass<'_, X, K> {
     }
 }
 
-/// The transform positions `m` of one output channel to its planes of the output, plus `bias`.
+/// The transform positions `m` of one output channel to its planes of the output, plus `bias`,
+/// through `act`.
 struct OutputPass<'a> {
     m: (&'a [f32], usize),
     bias: f32,
+    act: Activation,
     out: (&'a mut [f32], Planes),
 }
 
@@ -319,7 +321,11 @@ impl SegmentPass for OutputPass<'_> {
     #[inline(always)]
     fn run<const L: usize, const G: usize>(&mut self, seg: &Segment<'_>) {
         let out = (&mut *self.out.0, &self.out.1);
-        segments::output::<L, G>(self.m, seg, self.bias, out);
+        // The activation as a compile-time choice, so that the store loop stays branch-free.
+        match self.act {
+            Activation::Identity => segments::output::<L, G, false>(self.m, seg, self.bias, out),
+            Activation::Relu => segments::output::<L, G, true>(self.m, seg, self.bias, out),
+        }
     }
 }
 
@@ -401,7 +407,7 @@ fn transform_input(chunk: &Chunk<'_>, x: &[f32], i: usize, v: &mut [f32]) {
 /// The samples of `x` (a whole number of them) into `out`, with the transformed kernel `u`.
 fn forward_group(
     x: &[f32],
-    (u, bias): (&[f32], Option<&[f32]>),
+    (u, bias, act): (&[f32], Option<&[f32]>, Activation),
     s: &ConvShape,
     out: &mut [f32],
     par: Parallelism,
@@ -429,14 +435,19 @@ fn forward_group(
                 let bias = bias.map_or(0.0, |b| b[o]);
                 let m = (m, stride);
                 let out = (&mut *out, planes(s, (o, s.c_out)));
-                chunk.for_each_segment(&mut OutputPass { m, bias, out });
+                chunk.for_each_segment(&mut OutputPass { m, bias, act, out });
             }
         }
     });
 }
 
-/// `y = conv(x, weight) + bias` (see [`super::kernels::forward`]).
-pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
+/// `y = act(conv(x, weight) + bias)` (see [`super::kernels::forward`]).
+pub fn forward(
+    x: &[f32],
+    weight: &[f32],
+    (bias, act): (Option<&[f32]>, Activation),
+    s: &ConvShape,
+) -> Vec<f32> {
     let u = transform_kernel(weight);
     let (in_len, out_len) = (s.c_in * s.plane(), s.c_out * s.plane());
     let mut out = vec![0.0; s.batch * out_len];
@@ -445,10 +456,10 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape) -
         let per = s.batch.div_ceil(threads);
         out.par_chunks_mut(per * out_len)
             .zip(x.par_chunks(per * in_len))
-            .for_each(|(out, x)| forward_group(x, (&u, bias), s, out, Parallelism::None));
+            .for_each(|(out, x)| forward_group(x, (&u, bias, act), s, out, Parallelism::None));
     } else {
         for (out, x) in out.chunks_mut(out_len).zip(x.chunks(in_len)) {
-            forward_group(x, (&u, bias), s, out, Parallelism::Rayon(0));
+            forward_group(x, (&u, bias, act), s, out, Parallelism::Rayon(0));
         }
     }
     out

@@ -9,7 +9,7 @@
 //! transform in registers, and stores every transform position as one run of lanes of the
 //! chunk's operand. No gathered copy of the tiles is made.
 
-use super::{A, ALPHA, AT, BT, M};
+use super::{A, ALPHA, AT, Activation, BT, M};
 
 /// Most lanes in a segment: one AVX-512 register of `f32`.
 pub(super) const MAX_LANES: usize = 16;
@@ -222,10 +222,10 @@ pub(super) fn tiles<X: TileTransform<K>, const K: usize, const L: usize, const G
 }
 
 /// Rows `4·ty .. 4·ty + 4`, columns from `4·tx0`, of every group's plane in `out` set to
-/// `Aᵀ m_l A + bias`, with `m_l[i][j] = m[(i·6 + j)·stride + t + l]`; pixels outside the plane
+/// `Aᵀ m_l A + bias` (through a ReLU if `RELU`), with `m_l[i][j] = m[(i·6 + j)·stride + t + l]`; pixels outside the plane
 /// are dropped.
 #[inline(always)]
-pub(super) fn output<const L: usize, const G: usize>(
+pub(super) fn output<const L: usize, const G: usize, const RELU: bool>(
     (m, stride): (&[f32], usize),
     seg: &Segment<'_>,
     bias: f32,
@@ -251,7 +251,8 @@ pub(super) fn output<const L: usize, const G: usize>(
         }
         for l in 0..L {
             for (b, block) in block.iter().enumerate() {
-                buf[M * l + b] = block[l] + bias;
+                let v = block[l] + bias;
+                buf[M * l + b] = if RELU { Activation::Relu.apply(v) } else { v };
             }
         }
         for (g, &(sample, ty)) in seg.rows.iter().enumerate() {
