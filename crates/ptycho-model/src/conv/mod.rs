@@ -16,6 +16,7 @@ mod winograd;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use burn::backend::{Dispatch, DispatchDevice};
+use burn::module::Param;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::activation::relu;
@@ -54,26 +55,34 @@ pub fn conv_kernels() -> ConvKernels {
 
 /// `conv.forward(x)`, on our kernels where they apply.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    same_conv(conv, x, false).unwrap_or_else(|x| conv.forward(x))
+    match our_bias(conv, &x) {
+        Some(bias) => same_conv(conv, bias, x, false),
+        None => conv.forward(x),
+    }
 }
 
 /// `relu(conv.forward(x))`, in one pass on our kernels where they apply.
 pub fn conv2d_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    same_conv(conv, x, true).unwrap_or_else(|x| relu(conv.forward(x)))
+    match our_bias(conv, &x) {
+        Some(bias) => same_conv(conv, bias, x, true),
+        None => relu(conv.forward(x)),
+    }
 }
 
-/// The convolution (then a ReLU if `relu`) on our kernels, or `x` back where they do not apply.
-fn same_conv(conv: &Conv2d, x: Tensor<4>, relu: bool) -> Result<Tensor<4>, Tensor<4>> {
-    let Some(bias) = conv.bias.as_ref().filter(|_| our_kernels_apply(conv, &x)) else {
-        return Err(x);
-    };
+/// The layer's bias where our kernels apply to `conv(x)` (they always add one).
+fn our_bias<'a>(conv: &'a Conv2d, x: &Tensor<4>) -> Option<&'a Param<Tensor<1>>> {
+    conv.bias.as_ref().filter(|_| our_kernels_apply(conv, x))
+}
+
+/// The convolution, then a ReLU if `relu`, on our kernels.
+fn same_conv(conv: &Conv2d, bias: &Param<Tensor<1>>, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let y = <Dispatch as SameConvBackend>::same_conv(
         x.into_dispatch(),
         conv.weight.val().into_dispatch(),
         bias.val().into_dispatch(),
         relu,
     );
-    Ok(Tensor::from_dispatch(y))
+    Tensor::from_dispatch(y)
 }
 
 fn our_kernels_apply(conv: &Conv2d, x: &Tensor<4>) -> bool {
