@@ -47,6 +47,10 @@ pub struct Args {
     /// With --peer: timed steps of each run (a run reports its median step)
     #[arg(long, default_value_t = 5, requires = "peer")]
     peer_steps: usize,
+    /// With --peer: run PyTorch with glibc's allocator set as our program sets it (keeping freed
+    /// buffers instead of mapping fresh pages), to compare without that difference
+    #[arg(long, requires = "peer")]
+    peer_torch_keeps_freed_memory: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -72,6 +76,7 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
             repeats: args.peer_repeats,
             warmup: args.peer_warmup,
             steps: args.peer_steps,
+            torch_keeps_freed_memory: args.peer_torch_keeps_freed_memory,
         };
         return crate::peer::run(project, &options);
     }

@@ -94,7 +94,15 @@ pub struct Options {
     pub repeats: usize,
     pub warmup: usize,
     pub steps: usize,
+    /// Run PyTorch with glibc's allocator set as our program sets it.
+    pub torch_keeps_freed_memory: bool,
 }
+
+/// glibc's settings that `ptycho_model::host_memory::keep_freed_memory` makes in our processes
+/// (mmap threshold 1 GiB, no trimming), as the environment variable that gives them to another
+/// process from its start.
+const KEEP_FREED_MEMORY: &str =
+    "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=2147483647";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Side {
@@ -271,7 +279,14 @@ impl Runner<'_> {
             let before = ticks();
             let out = match side {
                 Side::Ours => cmd!(sh, "{ours} {flags...}").quiet().read(),
-                Side::PyTorch => cmd!(sh, "{python} {script} {flags...}").quiet().read(),
+                Side::PyTorch => {
+                    let torch = cmd!(sh, "{python} {script} {flags...}").quiet();
+                    if self.options.torch_keeps_freed_memory {
+                        torch.env("GLIBC_TUNABLES", KEEP_FREED_MEMORY).read()
+                    } else {
+                        torch.read()
+                    }
+                }
             }
             .with_context(|| format!("timing {side:?} {mode} at {case:?}"))?;
             let foreign = before
@@ -504,10 +519,17 @@ fn markdown(rows: &[Row]) -> String {
 }
 
 fn header(options: &Options, torch: &str, load: &str, when: OffsetDateTime) -> String {
+    let allocator = if options.torch_keeps_freed_memory {
+        "both sides keep freed buffers in glibc's heap (PyTorch through \
+         `GLIBC_TUNABLES`, as our program does itself)"
+    } else {
+        "ours keeps freed buffers in glibc's heap, PyTorch runs with glibc's defaults"
+    };
     format!(
         "`{}` on {}, {} UTC (load average {load} at the start); PyTorch {torch}, float32, all \
-         cores on both sides. Each cell is the median over {} runs (separate processes, the two \
-         sides alternating) of patterns/s at a run's median step ({} warmup + {} timed steps).",
+         cores on both sides; {allocator}. Each cell is the median over {} runs (separate \
+         processes, the two sides alternating) of patterns/s at a run's median step ({} warmup \
+         + {} timed steps).",
         command_line(options),
         machine(),
         when.date(),
@@ -530,6 +552,9 @@ fn command_line(options: &Options) -> String {
             .map(|c| format!("{}:{}:{}:{}", c.n, c.batch, c.gridsize, c.nfs))
             .collect();
         let _ = write!(line, " --peer-cases {}", cases.join(","));
+    }
+    if options.torch_keeps_freed_memory {
+        line.push_str(" --peer-torch-keeps-freed-memory");
     }
     line
 }
@@ -593,6 +618,7 @@ mod tests {
             repeats: 3,
             warmup: 1,
             steps: 4,
+            torch_keeps_freed_memory: false,
         };
         assert_eq!(
             command_line(&options),
@@ -601,6 +627,12 @@ mod tests {
         options.cases = vec![Case::new(64, 4, 2, 1), Case::new(128, 16, 1, 2)];
         assert!(
             command_line(&options).ends_with("--peer-steps 4 --peer-cases 64:4:2:1,128:16:1:2"),
+            "{}",
+            command_line(&options)
+        );
+        options.torch_keeps_freed_memory = true;
+        assert!(
+            command_line(&options).ends_with("128:16:1:2 --peer-torch-keeps-freed-memory"),
             "{}",
             command_line(&options)
         );
