@@ -13,7 +13,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Flex, TensorMetadata, backend_extension};
 use burn::tensor::TensorData;
 
-use super::kernels::{self, Activation, ConvShape};
+use super::kernels::{self, Activation, ConvShape, Epilogue};
 
 /// A square-kernel, stride-1, "same"-padded convolution with bias, `x[B, C_in, H, W]`,
 /// `weight[C_out, C_in, k, k]`, `bias[C_out]` → `[B, C_out, H, W]`, optionally followed by a
@@ -67,7 +67,10 @@ impl SameConvBackend for Flex {
     fn same_conv(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, relu: bool) -> FlexTensor {
         let s = conv_shape(&x, &weight);
         let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
-        let epilogue = (Some(slice(&bias)), activation(relu));
+        let epilogue = Epilogue {
+            bias: Some(slice(&bias)),
+            act: activation(relu),
+        };
         let y = kernels::forward(slice(&x), slice(&weight), epilogue, &s);
         tensor(y, [s.batch, s.c_out, s.height, s.width])
     }

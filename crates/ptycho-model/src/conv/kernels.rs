@@ -134,6 +134,22 @@ impl Activation {
     }
 }
 
+/// What the forward convolution does to each output value after the products: adds the
+/// channel's bias, then applies the activation.
+#[derive(Debug, Clone, Copy)]
+pub struct Epilogue<'a> {
+    pub bias: Option<&'a [f32]>,
+    pub act: Activation,
+}
+
+impl Epilogue<'_> {
+    /// No bias, no activation: the bare convolution (the input gradient's).
+    pub const NONE: Self = Self {
+        bias: None,
+        act: Activation::Identity,
+    };
+}
+
 /// Values per parallel task of [`Activation::backward`].
 const MASK_TASK: usize = 1 << 16;
 
@@ -351,31 +367,22 @@ fn use_winograd(s: &ConvShape) -> bool {
 
 /// `y = act(conv(x, weight) + bias)`: `x[B, c_in, H, W]`, `weight[c_out, c_in, k, k]`,
 /// `bias[c_out]` → `y[B, c_out, H, W]`.
-pub fn forward(
-    x: &[f32],
-    weight: &[f32],
-    (bias, act): (Option<&[f32]>, Activation),
-    s: &ConvShape,
-) -> Vec<f32> {
+pub fn forward(x: &[f32], weight: &[f32], epilogue: Epilogue<'_>, s: &ConvShape) -> Vec<f32> {
     assert_eq!(x.len(), s.batch * s.c_in * s.plane(), "conv input length");
     assert_eq!(weight.len(), s.c_out * s.depth(), "conv weight length");
-    if let Some(bias) = bias {
+    if let Some(bias) = epilogue.bias {
         assert_eq!(bias.len(), s.c_out, "conv bias length");
     }
     if use_winograd(s) {
-        winograd::forward(x, weight, (bias, act), s)
+        winograd::forward(x, weight, epilogue, s)
     } else {
-        direct_forward(x, weight, (bias, act), s)
+        direct_forward(x, weight, epilogue, s)
     }
 }
 
 /// [`forward`] by the im2col GEMM.
-fn direct_forward(
-    x: &[f32],
-    weight: &[f32],
-    (bias, act): (Option<&[f32]>, Activation),
-    s: &ConvShape,
-) -> Vec<f32> {
+fn direct_forward(x: &[f32], weight: &[f32], epilogue: Epilogue<'_>, s: &ConvShape) -> Vec<f32> {
+    let Epilogue { bias, act } = epilogue;
     let out_len = s.c_out * s.plane();
     let mut out = match bias {
         Some(bias) => {
@@ -424,8 +431,12 @@ fn adjoint_kernel(weight: &[f32], s: &ConvShape) -> Vec<f32> {
 
 /// `dL/dx` from `dy[B, c_out, H, W]` and `weight[c_out, c_in, k, k]`.
 pub fn input_grad(dy: &[f32], weight: &[f32], s: &ConvShape) -> Vec<f32> {
-    let act = Activation::Identity;
-    forward(dy, &adjoint_kernel(weight, s), (None, act), &s.transposed())
+    forward(
+        dy,
+        &adjoint_kernel(weight, s),
+        Epilogue::NONE,
+        &s.transposed(),
+    )
 }
 
 /// Runs `f` compiled for the widest vector instructions this CPU has (AVX-512, AVX2 + FMA, or

@@ -9,11 +9,8 @@ use burn::tensor::module::conv2d as burn_conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
-use super::kernels::{self, Activation, ConvShape};
+use super::kernels::{self, Activation, ConvShape, Epilogue};
 use super::{conv2d, conv2d_relu, our_kernels_apply, winograd};
-
-/// No bias, no activation: the plain convolution of the kernel-level tests.
-const PLAIN: (Option<&[f32]>, Activation) = (None, Activation::Identity);
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap()
@@ -164,7 +161,11 @@ fn the_fused_relu_follows_burns_rules_for_nan_and_negative_zero() {
     // A 1 × 1 convolution with weight 1 and bias 0 passes x through to the ReLU.
     let s = shape(1, 1, 1, (1, 4), 1);
     let x = [f32::NAN, -0.0, -2.0, 3.0];
-    let y = kernels::forward(&x, &[1.0], (Some(&[0.0]), Activation::Relu), &s);
+    let relu = Epilogue {
+        bias: Some(&[0.0]),
+        act: Activation::Relu,
+    };
+    let y = kernels::forward(&x, &[1.0], relu, &s);
     assert!(y[0].is_nan());
     assert_eq!(
         y[1..].iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
@@ -202,7 +203,7 @@ fn input_gradient_is_the_adjoint_of_the_convolution() {
         let y = fill(s.batch * s.c_out * plane, 2);
         let w = fill(s.c_out * s.c_in * 9, 3);
         let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| (p * q) as f64).sum::<f64>();
-        let lhs = dot(&kernels::forward(&x, &w, PLAIN, &s), &y);
+        let lhs = dot(&kernels::forward(&x, &w, Epilogue::NONE, &s), &y);
         let rhs = dot(&x, &kernels::input_grad(&y, &w, &s));
         assert!(
             (lhs - rhs).abs() < 1e-4 * lhs.abs().max(1.0),
@@ -219,7 +220,11 @@ fn a_shifted_kernel_moves_the_image_the_right_way() {
     let x: Vec<f32> = (1..=12).map(|v| v as f32).collect();
     let mut w = vec![0.0; 9];
     w[2] = 1.0;
-    let y = kernels::forward(&x, &w, (Some(&[0.5]), Activation::Identity), &s);
+    let bias = Epilogue {
+        bias: Some(&[0.5]),
+        act: Activation::Identity,
+    };
+    let y = kernels::forward(&x, &w, bias, &s);
     let expected = [
         0.5, 0.5, 0.5, 0.5, //
         2.5, 3.5, 4.5, 0.5, //
@@ -331,7 +336,7 @@ fn winograd_moves_the_image_the_right_way() {
     let x: Vec<f32> = (0..64 * 42).map(|v| (v % 97) as f32).collect();
     let mut w = vec![0.0; 64 * 64 * 9];
     w[(3 * 64 + 5) * 9 + 2] = 1.0;
-    let y = winograd::forward(&x, &w, PLAIN, &s);
+    let y = winograd::forward(&x, &w, Epilogue::NONE, &s);
     let plane = &y[3 * 42..][..42];
     let src = &x[5 * 42..][..42];
     for (r, row) in plane.chunks_exact(7).enumerate() {
@@ -364,7 +369,7 @@ fn results_do_not_depend_on_the_thread_count() {
                 .unwrap();
             pool.install(|| {
                 [
-                    kernels::forward(&x, &w, PLAIN, &s),
+                    kernels::forward(&x, &w, Epilogue::NONE, &s),
                     kernels::input_grad(&dy, &w, &s),
                     kernels::weight_grad(&x, &dy, &s),
                 ]

@@ -33,7 +33,8 @@ use segments::{
 };
 
 use super::kernels::{
-    Activation, ConvShape, Destination, Operand, matmul, transpose, vectorized, with_scratch,
+    Activation, ConvShape, Destination, Epilogue, Operand, matmul, transpose, vectorized,
+    with_scratch,
 };
 
 /// Outputs per tile side.
@@ -407,7 +408,7 @@ fn transform_input(chunk: &Chunk<'_>, x: &[f32], i: usize, v: &mut [f32]) {
 /// The samples of `x` (a whole number of them) into `out`, with the transformed kernel `u`.
 fn forward_group(
     x: &[f32],
-    (u, bias, act): (&[f32], Option<&[f32]>, Activation),
+    (u, epilogue): (&[f32], Epilogue<'_>),
     s: &ConvShape,
     out: &mut [f32],
     par: Parallelism,
@@ -432,9 +433,10 @@ fn forward_group(
                 matmul((s.c_out, tiles, s.c_in), dst, lhs, rhs, par);
             }
             for (o, m) in outputs.chunks(block).enumerate() {
-                let bias = bias.map_or(0.0, |b| b[o]);
+                let bias = epilogue.bias.map_or(0.0, |b| b[o]);
                 let m = (m, stride);
                 let out = (&mut *out, planes(s, (o, s.c_out)));
+                let act = epilogue.act;
                 chunk.for_each_segment(&mut OutputPass { m, bias, act, out });
             }
         }
@@ -442,12 +444,7 @@ fn forward_group(
 }
 
 /// `y = act(conv(x, weight) + bias)` (see [`super::kernels::forward`]).
-pub fn forward(
-    x: &[f32],
-    weight: &[f32],
-    (bias, act): (Option<&[f32]>, Activation),
-    s: &ConvShape,
-) -> Vec<f32> {
+pub fn forward(x: &[f32], weight: &[f32], epilogue: Epilogue<'_>, s: &ConvShape) -> Vec<f32> {
     let u = transform_kernel(weight);
     let (in_len, out_len) = (s.c_in * s.plane(), s.c_out * s.plane());
     let mut out = vec![0.0; s.batch * out_len];
@@ -456,10 +453,10 @@ pub fn forward(
         let per = s.batch.div_ceil(threads);
         out.par_chunks_mut(per * out_len)
             .zip(x.par_chunks(per * in_len))
-            .for_each(|(out, x)| forward_group(x, (&u, bias, act), s, out, Parallelism::None));
+            .for_each(|(out, x)| forward_group(x, (&u, epilogue), s, out, Parallelism::None));
     } else {
         for (out, x) in out.chunks_mut(out_len).zip(x.chunks(in_len)) {
-            forward_group(x, (&u, bias, act), s, out, Parallelism::Rayon(0));
+            forward_group(x, (&u, epilogue), s, out, Parallelism::Rayon(0));
         }
     }
     out
