@@ -113,25 +113,39 @@ impl Dims {
     }
 }
 
-/// The pooled planes of `x` (extents `d`) and, per output, which of its window's four pixels
-/// won (`2·dy + dx`).
-fn forward(x: &[f32], d: Dims) -> (Vec<f32>, Vec<u8>) {
+/// The pooled planes of `x` (extents `d`) and, if `WINNERS`, per output which of its window's
+/// four pixels won (`2·dy + dx`; empty otherwise: inference needs no backward step, and the
+/// value alone compiles to branch-free vector code).
+fn forward<const WINNERS: bool>(x: &[f32], d: Dims) -> (Vec<f32>, Vec<u8>) {
     let (pooled, width) = (d.pooled(), d.width());
     let (ho, wo) = (pooled.height(), pooled.width().max(1));
     let mut out = vec![0.0f32; pooled.planes() * pooled.plane()];
-    let mut winner = vec![0u8; out.len()];
+    let mut winner = vec![0u8; if WINNERS { out.len() } else { 0 }];
+    let tasks = out.len().div_ceil(pooled.task());
+    let winners: Vec<&mut [u8]> = if WINNERS {
+        winner.chunks_mut(pooled.task()).collect()
+    } else {
+        (0..tasks).map(|_| Default::default()).collect()
+    };
     out.par_chunks_mut(pooled.task())
-        .zip(winner.par_chunks_mut(pooled.task()))
+        .zip(winners)
         .zip(x.par_chunks(d.task()))
         .for_each(|((out, winner), x)| {
-            let rows = out.chunks_mut(wo).zip(winner.chunks_mut(wo));
-            for (r, (out, winner)) in rows.enumerate() {
+            for (r, out) in out.chunks_mut(wo).enumerate() {
                 let (plane, y) = (r / ho, r % ho);
                 let top = &x[plane * d.plane() + 2 * y * width..][..width];
                 let bottom = &x[plane * d.plane() + (2 * y + 1) * width..][..width];
-                for (o, (out, winner)) in out.iter_mut().zip(winner.iter_mut()).enumerate() {
-                    let window = [top[2 * o], top[2 * o + 1], bottom[2 * o], bottom[2 * o + 1]];
-                    (*out, *winner) = window_max(window);
+                let window =
+                    |o: usize| [top[2 * o], top[2 * o + 1], bottom[2 * o], bottom[2 * o + 1]];
+                if WINNERS {
+                    let winner = &mut winner[r * wo..][..out.len()];
+                    for (o, (out, winner)) in out.iter_mut().zip(winner).enumerate() {
+                        (*out, *winner) = window_max(window(o));
+                    }
+                } else {
+                    for (o, out) in out.iter_mut().enumerate() {
+                        *out = window_value(window(o));
+                    }
                 }
             }
         });
@@ -149,6 +163,13 @@ fn window_max(window: [f32; 4]) -> (f32, u8) {
         }
     }
     best
+}
+
+/// The value of [`window_max`] alone, as selects.
+#[inline(always)]
+fn window_value([a, b, c, d]: [f32; 4]) -> f32 {
+    let pick = |best: f32, v: f32| if v > best || v.is_nan() { v } else { best };
+    pick(pick(pick(a, b), c), d)
 }
 
 /// `dx` (extents `d`): each output's gradient at the pixel that won its window, zero elsewhere.
@@ -223,7 +244,7 @@ impl ResampleBackend for Flex {
     fn max_pool_2x(x: FlexTensor) -> FlexTensor {
         let x = x.to_contiguous();
         let d = Dims::of(&x);
-        tensor(forward(slice(&x), d).0, d.pooled())
+        tensor(forward::<false>(slice(&x), d).0, d.pooled())
     }
 
     fn upsample_2x(x: FlexTensor) -> FlexTensor {
@@ -273,7 +294,7 @@ impl<C: CheckpointStrategy> ResampleBackend for Autodiff<Flex, C> {
         let nodes = [x.node()];
         let x = x.primitive().to_contiguous();
         let d = Dims::of(&x);
-        let (out, winner) = forward(slice(&x), d);
+        let (out, winner) = forward::<true>(slice(&x), d);
         let out = tensor(out, d.pooled());
         match MaxPoolBackward
             .prepare::<C>(nodes)
@@ -361,11 +382,18 @@ mod tests {
     fn ties_go_to_the_first_pixel_and_nan_wins() {
         // Windows: all equal (a ReLU's zeros), a tie between the last two, a NaN after a
         // larger number, and the maximum at the bottom right.
-        let window = |v: [f32; 4]| window_max(v);
+        // The inference path computes the value alone; it must agree, NaN included.
+        let window = |v: [f32; 4]| {
+            let (best, k) = window_max(v);
+            assert_eq!(window_value(v).to_bits(), best.to_bits(), "{v:?}");
+            (best, k)
+        };
         assert_eq!(window([0.0; 4]), (0.0, 0));
         assert_eq!(window([1.0, 2.0, 3.0, 3.0]), (3.0, 2));
         let (v, k) = window([5.0, f32::NAN, 1.0, 2.0]);
         assert!(v.is_nan() && k == 1);
+        assert!(window([f32::NAN, 9.0, 1.0, 2.0]).0.is_nan());
+        assert_eq!(window([-1.0, -3.0, -0.5, -2.0]), (-0.5, 2));
         assert_eq!(window([1.0, 2.0, 3.0, 4.0]), (4.0, 3));
         // Through the autodiff op: the gradient of an all-zero window lands on its first pixel.
         let device = Device::flex().autodiff();
