@@ -122,10 +122,13 @@ fn forward<const WINNERS: bool>(x: &[f32], d: Dims) -> (Vec<f32>, Vec<u8>) {
     let mut out = vec![0.0f32; pooled.planes() * pooled.plane()];
     let mut winner = vec![0u8; if WINNERS { out.len() } else { 0 }];
     let tasks = out.len().div_ceil(pooled.task());
+    // One slice of winners per task, empty ones when they are not kept.
     let winners: Vec<&mut [u8]> = if WINNERS {
         winner.chunks_mut(pooled.task()).collect()
     } else {
-        (0..tasks).map(|_| Default::default()).collect()
+        std::iter::repeat_with(Default::default)
+            .take(tasks)
+            .collect()
     };
     out.par_chunks_mut(pooled.task())
         .zip(winners)
@@ -158,7 +161,7 @@ fn forward<const WINNERS: bool>(x: &[f32], d: Dims) -> (Vec<f32>, Vec<u8>) {
 fn window_max(window: [f32; 4]) -> (f32, u8) {
     let mut best = (window[0], 0u8);
     for (k, &v) in window.iter().enumerate().skip(1) {
-        if v > best.0 || v.is_nan() {
+        if wins(v, best.0) {
             best = (v, k as u8);
         }
     }
@@ -168,8 +171,14 @@ fn window_max(window: [f32; 4]) -> (f32, u8) {
 /// The value of [`window_max`] alone, as selects.
 #[inline(always)]
 fn window_value([a, b, c, d]: [f32; 4]) -> f32 {
-    let pick = |best: f32, v: f32| if v > best || v.is_nan() { v } else { best };
+    let pick = |best: f32, v: f32| if wins(v, best) { v } else { best };
     pick(pick(pick(a, b), c), d)
+}
+
+/// Whether `v`, later in reading order, replaces `best` as the window's maximum.
+#[inline(always)]
+fn wins(v: f32, best: f32) -> bool {
+    v > best || v.is_nan()
 }
 
 /// `dx` (extents `d`): each output's gradient at the pixel that won its window, zero elsewhere.

@@ -36,6 +36,9 @@ const WEIGHT_GRAD_GROUPS: usize = 16;
 /// another thread than to add).
 const BIAS_GRAD_TASK: usize = 1 << 16;
 
+/// Values per parallel task of [`Activation::backward`].
+const MASK_TASK: usize = 1 << 16;
+
 /// Bytes of one forward im2col band (see [`band_rows`]).
 const IM2COL_BAND_BYTES: usize = 512 << 10;
 
@@ -105,7 +108,7 @@ impl Activation {
     pub(super) fn apply(self, v: f32) -> f32 {
         match self {
             Self::Identity => v,
-            Self::Relu if v <= 0.0 => 0.0,
+            Self::Relu if relu_clamps(v) => 0.0,
             Self::Relu => v,
         }
     }
@@ -117,7 +120,8 @@ impl Activation {
         match self {
             Self::Identity => dy.to_vec(),
             Self::Relu => {
-                let pass = |(y, d): (&f32, &f32)| if *y <= 0.0 { 0.0 } else { *d };
+                // The output is zero exactly where the input was clamped.
+                let pass = |(y, d): (&f32, &f32)| if relu_clamps(*y) { 0.0 } else { *d };
                 let pairs = y.par_iter().zip(dy).with_min_len(MASK_TASK);
                 pairs.map(pass).collect()
             }
@@ -132,6 +136,12 @@ impl Activation {
             }
         }
     }
+}
+
+/// Whether the ReLU sets `v` to zero (burn's rule: not for a NaN, and `-0.0` becomes `0.0`).
+#[inline(always)]
+fn relu_clamps(v: f32) -> bool {
+    v <= 0.0
 }
 
 /// What the forward convolution does to each output value after the products: adds the
@@ -149,9 +159,6 @@ impl Epilogue<'_> {
         act: Activation::Identity,
     };
 }
-
-/// Values per parallel task of [`Activation::backward`].
-const MASK_TASK: usize = 1 << 16;
 
 /// A matrix operand of [`matmul`]: base slice, row stride, column stride.
 #[derive(Clone, Copy)]

@@ -222,8 +222,8 @@ pub(super) fn tiles<X: TileTransform<K>, const K: usize, const L: usize, const G
 }
 
 /// Rows `4·ty .. 4·ty + 4`, columns from `4·tx0`, of every group's plane in `out` set to
-/// `Aᵀ m_l A + bias` (through a ReLU if `RELU`), with `m_l[i][j] = m[(i·6 + j)·stride + t + l]`; pixels outside the plane
-/// are dropped.
+/// `Aᵀ m_l A + bias` (through a ReLU if `RELU`), with `m_l[i][j] = m[(i·6 + j)·stride + t + l]`;
+/// pixels outside the plane are dropped.
 #[inline(always)]
 pub(super) fn output<const L: usize, const G: usize, const RELU: bool>(
     (m, stride): (&[f32], usize),
