@@ -26,6 +26,8 @@ use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
+use crate::host_memory::par_zeroed;
+
 /// Output planes per parallel task.
 const PLANES_PER_TASK: usize = 16;
 
@@ -185,59 +187,53 @@ fn wins(v: f32, best: f32) -> bool {
 fn backward(dy: &[f32], winner: &[u8], d: Dims) -> Vec<f32> {
     let (pooled, width) = (d.pooled(), d.width());
     let (ho, wo) = (pooled.height(), pooled.width().max(1));
-    let mut dx = vec![0.0f32; d.planes() * d.plane()];
-    dx.par_chunks_mut(d.task())
-        .zip(dy.par_chunks(pooled.task()))
-        .zip(winner.par_chunks(pooled.task()))
-        .for_each(|((dx, dy), winner)| {
-            let rows = dy.chunks(wo).zip(winner.chunks(wo));
-            for (r, (dy, winner)) in rows.enumerate() {
-                let (plane, y) = (r / ho, r % ho);
-                let base = plane * d.plane() + 2 * y * width;
-                for (o, (&g, &k)) in dy.iter().zip(winner).enumerate() {
-                    let (ky, kx) = (usize::from(k / 2), usize::from(k % 2));
-                    dx[base + ky * width + 2 * o + kx] = g;
-                }
+    par_zeroed(d.planes() * d.plane(), d.task(), |i, dx| {
+        // Empty when the planes pool to nothing (a side of 1).
+        let first = (i * pooled.task()).min(dy.len());
+        let outputs = first..(first + pooled.task()).min(dy.len());
+        let rows = dy[outputs.clone()]
+            .chunks(wo)
+            .zip(winner[outputs].chunks(wo));
+        for (r, (dy, winner)) in rows.enumerate() {
+            let (plane, y) = (r / ho, r % ho);
+            let base = plane * d.plane() + 2 * y * width;
+            for (o, (&g, &k)) in dy.iter().zip(winner).enumerate() {
+                let (ky, kx) = (usize::from(k / 2), usize::from(k % 2));
+                dx[base + ky * width + 2 * o + kx] = g;
             }
-        });
-    dx
+        }
+    })
 }
 
 /// `y[p, 2·i + a, 2·j + b] = x[p, i, j]` for the planes of `x` (extents `d`).
 fn upsample(x: &[f32], d: Dims) -> Vec<f32> {
-    let mut y = vec![0.0f32; 4 * x.len()];
     let (width, rows) = (d.width(), (4 * d.width()).max(1));
-    y.par_chunks_mut(d.upsampled().task())
-        .zip(x.par_chunks(d.task()))
-        .for_each(|(y, x)| {
-            for (y, x) in y.chunks_exact_mut(rows).zip(x.chunks_exact(width.max(1))) {
-                let (top, bottom) = y.split_at_mut(2 * width);
-                for (pair, &v) in top.chunks_exact_mut(2).zip(x) {
-                    pair.copy_from_slice(&[v, v]);
-                }
-                bottom.copy_from_slice(top);
+    par_zeroed(4 * x.len(), d.upsampled().task(), |i, y| {
+        let x = &x[i * d.task()..][..y.len() / 4];
+        for (y, x) in y.chunks_exact_mut(rows).zip(x.chunks_exact(width.max(1))) {
+            let (top, bottom) = y.split_at_mut(2 * width);
+            for (pair, &v) in top.chunks_exact_mut(2).zip(x) {
+                pair.copy_from_slice(&[v, v]);
             }
-        });
-    y
+            bottom.copy_from_slice(top);
+        }
+    })
 }
 
 /// The adjoint of [`upsample`]: `dx[p, i, j] = Σ_{a, b} dy[p, 2·i + a, 2·j + b]` (`dx` of
 /// extents `d`).
 fn upsample_adjoint(dy: &[f32], d: Dims) -> Vec<f32> {
-    let mut dx = vec![0.0f32; d.planes() * d.plane()];
     let (width, rows) = (d.width(), (4 * d.width()).max(1));
-    dx.par_chunks_mut(d.task())
-        .zip(dy.par_chunks(d.upsampled().task()))
-        .for_each(|(dx, dy)| {
-            for (dx, dy) in dx.chunks_exact_mut(width.max(1)).zip(dy.chunks_exact(rows)) {
-                let (top, bottom) = dy.split_at(2 * width);
-                let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
-                for (d, (t, b)) in dx.iter_mut().zip(pairs) {
-                    *d = (t[0] + t[1]) + (b[0] + b[1]);
-                }
+    par_zeroed(d.planes() * d.plane(), d.task(), |i, dx| {
+        let dy = &dy[i * d.upsampled().task()..][..4 * dx.len()];
+        for (dx, dy) in dx.chunks_exact_mut(width.max(1)).zip(dy.chunks_exact(rows)) {
+            let (top, bottom) = dy.split_at(2 * width);
+            let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+            for (d, (t, b)) in dx.iter_mut().zip(pairs) {
+                *d = (t[0] + t[1]) + (b[0] + b[1]);
             }
-        });
-    dx
+        }
+    })
 }
 
 fn slice(t: &FlexTensor) -> &[f32] {

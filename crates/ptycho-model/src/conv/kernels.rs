@@ -28,6 +28,7 @@ use rayon::prelude::*;
 
 use super::winograd;
 use super::{ConvKernels, conv_kernels};
+use crate::host_memory::{par_zeroed, par_zeros};
 
 /// Sample groups of the weight gradient (partial sums in parallel, added in a fixed order).
 const WEIGHT_GRAD_GROUPS: usize = 16;
@@ -158,6 +159,19 @@ impl Epilogue<'_> {
         bias: None,
         act: Activation::Identity,
     };
+
+    /// Adds output channel `channel`'s bias to `values` and applies the activation.
+    fn apply(self, channel: usize, values: &mut [f32]) {
+        match self.bias {
+            Some(bias) => {
+                let b = bias[channel];
+                for v in values {
+                    *v = self.act.apply(*v + b);
+                }
+            }
+            None => self.act.apply_all(values),
+        }
+    }
 }
 
 /// A matrix operand of [`matmul`]: base slice, row stride, column stride.
@@ -284,8 +298,11 @@ fn shifted_copy(
         dx if dx > 0 => width - (dx as usize).min(width)..width,
         dx => 0..(dx.unsigned_abs()).min(width),
     };
-    for row in dst.chunks_exact_mut(width) {
-        row[wrapped.clone()].fill(0.0);
+    // Column by column, strided: a `fill` per row was a `memset` call for one value.
+    for column in wrapped {
+        for v in dst[column..].iter_mut().step_by(width) {
+            *v = 0.0;
+        }
     }
 }
 
@@ -317,31 +334,31 @@ fn band_rows(s: &ConvShape) -> usize {
     pixels.div_ceil(s.width).clamp(1, s.height)
 }
 
-/// One sample of the forward convolution into `out[c_out, HW]`, one band of rows at a time.
+/// One sample of the forward convolution into `out[c_out, HW]`, one band of rows at a time,
+/// each band's products overwriting what `out` held and then taking the epilogue while they
+/// are still in cache.
 fn forward_sample(
     x: &[f32],
     weight: &[f32],
-    (s, act): (&ConvShape, Activation),
+    (s, epilogue): (&ConvShape, Epilogue<'_>),
     out: &mut [f32],
-    accumulate: bool,
     par: Parallelism,
 ) {
     let (plane, depth) = (s.plane(), s.depth());
     let lhs = Operand::rows(weight, depth);
-    if s.kernel == 1 {
+    let mut band_products = |y0: usize, pixels: usize, rhs: Operand<'_>| {
         let dst = Destination {
-            data: out,
+            data: &mut out[y0 * s.width..],
             row_stride: plane,
-            accumulate,
+            accumulate: false,
         };
-        matmul(
-            (s.c_out, plane, depth),
-            dst,
-            lhs,
-            Operand::rows(x, plane),
-            par,
-        );
-        act.apply_all(out);
+        matmul((s.c_out, pixels, depth), dst, lhs, rhs, par);
+        for (o, channel) in out.chunks_exact_mut(plane).enumerate() {
+            epilogue.apply(o, &mut channel[y0 * s.width..][..pixels]);
+        }
+    };
+    if s.kernel == 1 {
+        band_products(0, plane, Operand::rows(x, plane));
         return;
     }
     let band = band_rows(s);
@@ -351,17 +368,7 @@ fn forward_sample(
             let pixels = rows.len() * s.width;
             let cols = &mut cols[..depth * pixels];
             im2col(x, s, rows, cols);
-            let dst = Destination {
-                data: &mut out[y0 * s.width..],
-                row_stride: plane,
-                accumulate,
-            };
-            let rhs = Operand::rows(cols, pixels);
-            matmul((s.c_out, pixels, depth), dst, lhs, rhs, par);
-            // While the band's outputs are still in cache.
-            for channel in out.chunks_exact_mut(plane) {
-                act.apply_all(&mut channel[y0 * s.width..][..pixels]);
-            }
+            band_products(y0, pixels, Operand::rows(cols, pixels));
         }
     });
 }
@@ -389,34 +396,21 @@ pub fn forward(x: &[f32], weight: &[f32], epilogue: Epilogue<'_>, s: &ConvShape)
 
 /// [`forward`] by the im2col GEMM.
 fn direct_forward(x: &[f32], weight: &[f32], epilogue: Epilogue<'_>, s: &ConvShape) -> Vec<f32> {
-    let Epilogue { bias, act } = epilogue;
-    let out_len = s.c_out * s.plane();
-    let mut out = match bias {
-        Some(bias) => {
-            let mut out = Vec::with_capacity(s.batch * out_len);
-            for _ in 0..s.batch {
-                for &b in bias {
-                    out.extend(std::iter::repeat_n(b, s.plane()));
-                }
-            }
-            out
-        }
-        None => vec![0.0; s.batch * out_len],
+    let (in_len, out_len) = (s.c_in * s.plane(), s.c_out * s.plane());
+    let sample = |b: usize, out: &mut [f32], par| {
+        forward_sample(&x[b * in_len..][..in_len], weight, (s, epilogue), out, par)
     };
-    let accumulate = bias.is_some();
-    let in_len = s.c_in * s.plane();
     if s.batch >= rayon::current_num_threads() {
-        out.par_chunks_mut(out_len)
-            .zip(x.par_chunks(in_len))
-            .for_each(|(out, x)| {
-                forward_sample(x, weight, (s, act), out, accumulate, Parallelism::None)
-            });
+        par_zeroed(s.batch * out_len, out_len, |b, out| {
+            sample(b, out, Parallelism::None)
+        })
     } else {
-        for (out, x) in out.chunks_mut(out_len).zip(x.chunks(in_len)) {
-            forward_sample(x, weight, (s, act), out, accumulate, Parallelism::Rayon(0));
+        let mut out = par_zeros(s.batch * out_len, out_len);
+        for (b, out) in out.chunks_mut(out_len).enumerate() {
+            sample(b, out, Parallelism::Rayon(0));
         }
+        out
     }
-    out
 }
 
 /// `weight[c_out, c_in, k, k]` → `weight'[c_in, c_out, k, k]` with `weight'[i, o, ky, kx] =

@@ -25,6 +25,8 @@ use std::ops::Range;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use crate::host_memory::{par_zeroed, par_zeros};
+
 mod segments;
 
 use segments::{
@@ -447,19 +449,20 @@ fn forward_group(
 pub fn forward(x: &[f32], weight: &[f32], epilogue: Epilogue<'_>, s: &ConvShape) -> Vec<f32> {
     let u = transform_kernel(weight);
     let (in_len, out_len) = (s.c_in * s.plane(), s.c_out * s.plane());
-    let mut out = vec![0.0; s.batch * out_len];
     let threads = rayon::current_num_threads();
     if s.batch >= threads {
         let per = s.batch.div_ceil(threads);
-        out.par_chunks_mut(per * out_len)
-            .zip(x.par_chunks(per * in_len))
-            .for_each(|(out, x)| forward_group(x, (&u, epilogue), s, out, Parallelism::None));
+        par_zeroed(s.batch * out_len, per * out_len, |g, out| {
+            let x = &x[g * per * in_len..][..out.len() / out_len * in_len];
+            forward_group(x, (&u, epilogue), s, out, Parallelism::None)
+        })
     } else {
+        let mut out = par_zeros(s.batch * out_len, out_len);
         for (out, x) in out.chunks_mut(out_len).zip(x.chunks(in_len)) {
             forward_group(x, (&u, epilogue), s, out, Parallelism::Rayon(0));
         }
+        out
     }
-    out
 }
 
 /// `dL/dweight[c_out, c_in, 3, 3]` from the layer input `x` and `dy` (see
@@ -471,10 +474,10 @@ pub fn forward(x: &[f32], weight: &[f32], epilogue: Epilogue<'_>, s: &ConvShape)
 /// keep every thread busy.
 pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
     let du_stride = spaced(s.c_out * s.c_in);
-    let mut du = vec![0.0; POSITIONS * du_stride];
+    let mut du = par_zeros(POSITIONS * du_stride, du_stride);
     let block = channel_block(s, s.batch);
-    let mut inputs = vec![0.0; s.c_in * block];
-    let mut grads = vec![0.0; s.c_out * block];
+    let mut inputs = par_zeros(s.c_in * block, block);
+    let mut grads = par_zeros(s.c_out * block, block);
     for chunk in chunks(s, s.batch) {
         let (tiles, stride) = (chunk.tiles(), chunk.stride());
         inputs
