@@ -37,6 +37,9 @@ const WEIGHT_GRAD_GROUPS: usize = 16;
 /// another thread than to add).
 const BIAS_GRAD_TASK: usize = 1 << 16;
 
+/// Values per parallel task of the weight gradient's sum over sample groups.
+const SUM_TASK: usize = 1 << 14;
+
 /// Values per parallel task of [`Activation::backward`].
 const MASK_TASK: usize = 1 << 16;
 
@@ -417,17 +420,15 @@ fn direct_forward(x: &[f32], weight: &[f32], epilogue: Epilogue<'_>, s: &ConvSha
 /// weight[o, i, k-1-ky, k-1-kx]`: the kernel of the adjoint convolution.
 fn adjoint_kernel(weight: &[f32], s: &ConvShape) -> Vec<f32> {
     let taps = s.kernel * s.kernel;
-    let mut out = vec![0.0; weight.len()];
-    for o in 0..s.c_out {
-        for i in 0..s.c_in {
+    // One task per input channel: its kernels for every output channel.
+    par_zeroed(weight.len(), s.c_out * taps, |i, out| {
+        for (o, dst) in out.chunks_exact_mut(taps).enumerate() {
             let src = &weight[(o * s.c_in + i) * taps..][..taps];
-            let dst = &mut out[(i * s.c_out + o) * taps..][..taps];
             for (d, v) in dst.iter_mut().zip(src.iter().rev()) {
                 *d = *v;
             }
         }
-    }
-    out
+    })
 }
 
 /// `dL/dx` from `dy[B, c_out, H, W]` and `weight[c_out, c_in, k, k]`.
@@ -576,12 +577,14 @@ fn direct_weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
         .into_par_iter()
         .map(|samples| weight_grad_part(x, dy, s, samples))
         .collect();
-    let mut dw_t = vec![0.0f32; depth * s.c_out];
-    for part in &partials {
-        for (acc, v) in dw_t.iter_mut().zip(part) {
-            *acc += v;
+    // In parallel over the values, each value's partials added in group order.
+    let dw_t = par_zeroed(depth * s.c_out, SUM_TASK, |i, acc| {
+        for part in &partials {
+            for (acc, v) in acc.iter_mut().zip(&part[i * SUM_TASK..]) {
+                *acc += v;
+            }
         }
-    }
+    });
     let mut dw = vec![0.0f32; s.c_out * depth];
     transpose(&dw_t, s.c_out, (depth, s.c_out), &mut dw);
     dw

@@ -7,11 +7,22 @@ use burn::tensor::signal::cfft;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::complex::Complex;
+use super::spectrum::far_field_intensity;
 
-/// Far-field intensity through burn-signal's `cfft` along both axes, then an fftshift.
+/// Far-field intensity by the FFT: our kernel on the CPU backend ([`super::spectrum`]),
+/// burn-signal's FFT elsewhere.
 ///
 /// `psi`: `[K, N, N]` exit waves; returns `[K, N, N]` intensities with DC at index `N/2`.
 pub fn intensity_fft(psi: Complex<3>) -> Tensor<3> {
+    match far_field_intensity(&psi) {
+        Some(intensity) => intensity,
+        None => intensity_signal_fft(psi),
+    }
+}
+
+/// Far-field intensity through burn-signal's `cfft` along both axes, then an fftshift (any
+/// backend).
+pub fn intensity_signal_fft(psi: Complex<3>) -> Tensor<3> {
     let n = psi.dims()[2];
     let (re, im) = cfft(psi.re, psi.im, 2, None);
     let (re, im) = cfft(re, im, 1, None);
@@ -21,7 +32,7 @@ pub fn intensity_fft(psi: Complex<3>) -> Tensor<3> {
 }
 
 /// The fftshift-folded DFT matrix `W' = R·(C − iS)` of side `n` as `[1, n, n]` real and
-/// imaginary parts, `W'[k, m] = exp(−2πi·((k + n/2) mod n)·m / n)`.
+/// imaginary parts, `W'[k, m] = exp(−2πi·((k − n/2) mod n)·m / n)`.
 #[derive(Debug, Clone)]
 pub struct DftMatrix {
     /// Real part `[1, n, n]`.
@@ -40,7 +51,8 @@ impl DftMatrix {
         let mut re = vec![0.0f32; n * n];
         let mut im = vec![0.0f32; n * n];
         for k in 0..n {
-            let shifted = (k + n / 2) % n;
+            // Row k holds frequency k − n/2 (mod n), numpy's fftshift also for odd n.
+            let shifted = (k + n - n / 2) % n;
             for m in 0..n {
                 // Reduce the index product modulo n first so the angle stays exact in f64.
                 let angle = -2.0 * PI * ((shifted * m) % n) as f64 / n as f64;

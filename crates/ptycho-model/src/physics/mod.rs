@@ -5,6 +5,7 @@ pub mod canvas;
 pub mod complex;
 pub mod farfield;
 pub mod probe;
+mod spectrum;
 pub mod translate;
 
 use burn::tensor::module::conv2d;
@@ -13,8 +14,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 pub use canvas::GroupGeometry;
 pub use complex::Complex;
-pub use farfield::{DftMatrix, intensity_fft};
+pub use farfield::{DftMatrix, intensity_fft, intensity_signal_fft};
 pub use probe::{HostProbe, center_square_mask, disk_mask};
+pub use spectrum::SpectrumBackend;
 
 use crate::error::ModelError;
 use crate::spec::{FarFieldMethod, PhysicsSpec};

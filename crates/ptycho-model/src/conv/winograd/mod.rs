@@ -336,7 +336,7 @@ impl SegmentPass for OutputPass<'_> {
 /// [`spaced`] apart; [`KERNEL_LANES`] kernels per task, in parallel.
 fn transform_kernel(weight: &[f32]) -> Vec<f32> {
     let pairs = weight.len() / 9;
-    let mut u = vec![0.0; POSITIONS * spaced(pairs)];
+    let mut u = par_zeros(POSITIONS * spaced(pairs), spaced(pairs));
     // Task c writes pairs c·KERNEL_LANES.. of every position's row.
     let mut tasks: Vec<Vec<&mut [f32]>> = (0..pairs.div_ceil(KERNEL_LANES))
         .map(|_| Vec::with_capacity(POSITIONS))
@@ -366,22 +366,18 @@ fn transform_kernel(weight: &[f32]) -> Vec<f32> {
 /// task, in parallel.
 fn untransform_weight_grad(du: &[f32], s: &ConvShape) -> Vec<f32> {
     let pairs = s.c_in * s.c_out;
-    let mut dw = vec![0.0; pairs * 9];
-    dw.par_chunks_mut(9 * KERNEL_LANES)
-        .enumerate()
-        .for_each(|(c, dw)| {
-            let lanes = dw.len() / 9;
-            let mut taps = vec![0.0; 9 * lanes];
-            let mut rows: Vec<&mut [f32]> = taps.chunks_exact_mut(lanes).collect();
-            let du = (&du[c * KERNEL_LANES..], spaced(pairs));
-            sandwich::<KernelAdjoint, 3, ALPHA>(du, &mut rows, lanes);
-            for (lane, dw) in dw.chunks_exact_mut(9).enumerate() {
-                for (k, d) in dw.iter_mut().enumerate() {
-                    *d = taps[k * lanes + lane];
-                }
+    par_zeroed(pairs * 9, 9 * KERNEL_LANES, |c, dw| {
+        let lanes = dw.len() / 9;
+        let mut taps = vec![0.0; 9 * lanes];
+        let mut rows: Vec<&mut [f32]> = taps.chunks_exact_mut(lanes).collect();
+        let du = (&du[c * KERNEL_LANES..], spaced(pairs));
+        sandwich::<KernelAdjoint, 3, ALPHA>(du, &mut rows, lanes);
+        for (lane, dw) in dw.chunks_exact_mut(9).enumerate() {
+            for (k, d) in dw.iter_mut().enumerate() {
+                *d = taps[k * lanes + lane];
             }
-        });
-    dw
+        }
+    })
 }
 
 /// The chunks of the tile rows of `samples` samples, [`chunk_rows`] rows each (the last fewer).
