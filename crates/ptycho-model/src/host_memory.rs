@@ -73,6 +73,37 @@ where
     values
 }
 
+/// `len` values, chunk `i` of `task` values written by `write(i, chunk)`: in parallel over the
+/// chunks when `parallel`, otherwise in order on this thread. Nothing is zeroed first, for
+/// kernels that write every value of their output anyway (a zero fill of a large output is a
+/// pass over memory of its own).
+///
+/// # Safety
+///
+/// `write` must initialise every value of the chunk it is given.
+#[allow(unsafe_code)]
+pub(crate) unsafe fn written_by<T, F>(len: usize, task: usize, parallel: bool, write: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize, &mut [MaybeUninit<T>]) + Sync,
+{
+    let mut values = Vec::with_capacity(len);
+    let chunks = &mut values.spare_capacity_mut()[..len];
+    if parallel {
+        let tasks = chunks.par_chunks_mut(task.max(1)).enumerate();
+        tasks.for_each(|(i, chunk)| write(i, chunk));
+    } else {
+        for (i, chunk) in chunks.chunks_mut(task.max(1)).enumerate() {
+            write(i, chunk);
+        }
+    }
+    // SAFETY: the chunks cover `0..len` and the caller promises that `write` initialised each.
+    unsafe {
+        values.set_len(len)
+    };
+    values
+}
+
 /// `len` zeros written in parallel (see [`par_zeroed`]).
 pub(crate) fn par_zeros<T: Copy + Default + Send>(len: usize, task: usize) -> Vec<T> {
     par_zeroed(len, task, |_, _| {})

@@ -20,12 +20,13 @@
 //! thread count.
 
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use crate::host_memory::{par_zeroed, par_zeros};
+use crate::host_memory::{par_zeroed, par_zeros, written_by};
 
 mod segments;
 
@@ -317,7 +318,7 @@ struct OutputPass<'a> {
     m: (&'a [f32], usize),
     bias: f32,
     act: Activation,
-    out: (&'a mut [f32], Planes),
+    out: (&'a mut [MaybeUninit<f32>], Planes),
 }
 
 impl SegmentPass for OutputPass<'_> {
@@ -408,7 +409,7 @@ fn forward_group(
     x: &[f32],
     (u, epilogue): (&[f32], Epilogue<'_>),
     s: &ConvShape,
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
     par: Parallelism,
 ) {
     let samples = x.len() / (s.c_in * s.plane());
@@ -446,18 +447,26 @@ pub fn forward(x: &[f32], weight: &[f32], epilogue: Epilogue<'_>, s: &ConvShape)
     let u = transform_kernel(weight);
     let (in_len, out_len) = (s.c_in * s.plane(), s.c_out * s.plane());
     let threads = rayon::current_num_threads();
-    if s.batch >= threads {
-        let per = s.batch.div_ceil(threads);
-        par_zeroed(s.batch * out_len, per * out_len, |g, out| {
-            let x = &x[g * per * in_len..][..out.len() / out_len * in_len];
-            forward_group(x, (&u, epilogue), s, out, Parallelism::None)
-        })
+    // Groups of samples in parallel, or one sample at a time with the GEMMs in parallel.
+    let (per, parallel) = match s.batch >= threads {
+        true => (s.batch.div_ceil(threads), true),
+        false => (1, false),
+    };
+    let par = if parallel {
+        Parallelism::None
     } else {
-        let mut out = par_zeros(s.batch * out_len, out_len);
-        for (out, x) in out.chunks_mut(out_len).zip(x.chunks(in_len)) {
-            forward_group(x, (&u, epilogue), s, out, Parallelism::Rayon(0));
-        }
-        out
+        Parallelism::Rayon(0)
+    };
+    let group = |g: usize, out: &mut [MaybeUninit<f32>]| {
+        let x = &x[g * per * in_len..][..out.len() / out_len * in_len];
+        forward_group(x, (&u, epilogue), s, out, par)
+    };
+    #[allow(unsafe_code)]
+    // SAFETY: a group's output blocks cover every pixel of every output channel of its samples
+    // (the tiles cover the planes, `segments::output` clips only what lies past their edges),
+    // and `OutputPass` writes each of them.
+    unsafe {
+        written_by(s.batch * out_len, per * out_len, parallel, group)
     }
 }
 

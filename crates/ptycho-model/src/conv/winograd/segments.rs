@@ -9,6 +9,8 @@
 //! transform in registers, and stores every transform position as one run of lanes of the
 //! chunk's operand. No gathered copy of the tiles is made.
 
+use std::mem::MaybeUninit;
+
 use super::{A, ALPHA, AT, Activation, BT, M};
 
 /// Most lanes in a segment: one AVX-512 register of `f32`.
@@ -229,7 +231,7 @@ pub(super) fn output<const L: usize, const G: usize, const RELU: bool>(
     (m, stride): (&[f32], usize),
     seg: &Segment<'_>,
     bias: f32,
-    (out, planes): (&mut [f32], &Planes),
+    (out, planes): (&mut [MaybeUninit<f32>], &Planes),
 ) {
     // rows[a][j] = (Aᵀ m)[a][j]: the positions combined down the tile first.
     let mut rows = [[[0.0f32; L]; ALPHA]; M];
@@ -260,11 +262,19 @@ pub(super) fn output<const L: usize, const G: usize, const RELU: bool>(
                 let src = &buf[M * G * g..];
                 if len == M * G {
                     // A copy of known length, as in `read_rows`.
-                    out[start + x0..][..M * G].copy_from_slice(&src[..M * G]);
+                    write_run(&mut out[start + x0..][..M * G], &src[..M * G]);
                 } else {
-                    out[start + x0..][..len].copy_from_slice(&src[..len]);
+                    write_run(&mut out[start + x0..][..len], &src[..len]);
                 }
             }
         }
+    }
+}
+
+/// `dst = src`, initialising `dst`.
+#[inline(always)]
+fn write_run(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
+    for (d, &v) in dst.iter_mut().zip(src) {
+        d.write(v);
     }
 }
