@@ -98,9 +98,7 @@ where
         }
     }
     // SAFETY: the chunks cover `0..len` and the caller promises that `write` initialised each.
-    unsafe {
-        values.set_len(len)
-    };
+    unsafe { values.set_len(len) };
     values
 }
 
