@@ -1,6 +1,6 @@
 //! The far-field intensity `I = fftshift(|FFT2 Ψ|²) / N²` as one op on the CPU (`flex`) backend,
 //! with its own backward step, wired into burn as a backend extension (like [`crate::conv`]);
-//! every other backend runs burn-signal's FFT ([`super::farfield::intensity_fft`]).
+//! every other backend runs burn-signal's FFT ([`super::farfield::intensity_signal_fft`]).
 //!
 //! burn-signal transforms one axis at a time: the second axis is strided, so each pass copies
 //! the tensor to and from a contiguous layout, and its backward step scales strided tensors
