@@ -13,6 +13,10 @@
 //! reconstruction run needs anyway. It is for programs that own their process (the `ptycho`
 //! command, benchmarks), not for the library as a guest in someone else's (the Python module
 //! leaves the host's allocator alone).
+//!
+//! The kernels' output buffers are built here too: [`par_zeroed`] zeroes a buffer in parallel,
+//! each task filling the chunk it then computes, and [`written_by`] skips the zeroing for a
+//! kernel that writes every value anyway.
 
 use std::mem::MaybeUninit;
 
