@@ -63,18 +63,12 @@ where
     T: Copy + Default + Send,
     F: Fn(usize, &mut [T]) + Sync,
 {
-    let mut values = Vec::with_capacity(len);
-    values.spare_capacity_mut()[..len]
-        .par_chunks_mut(task.max(1))
-        .enumerate()
-        .for_each(|(i, chunk)| fill(i, zero(chunk)));
+    let write = |i, chunk: &mut [MaybeUninit<T>]| fill(i, zero(chunk));
     #[allow(unsafe_code)]
-    // SAFETY: the chunks cover `0..len` and `zero` wrote every value of each; were `fill` to
-    // panic, the panic would leave this function before the length is set.
+    // SAFETY: `zero` writes every value of the chunk before `fill` sees it.
     unsafe {
-        values.set_len(len)
-    };
-    values
+        written_by(len, task, true, write)
+    }
 }
 
 /// `len` values, chunk `i` of `task` values written by `write(i, chunk)`: in parallel over the

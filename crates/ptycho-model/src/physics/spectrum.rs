@@ -58,7 +58,6 @@ pub trait SpectrumBackend: Backend {
 
 /// The 2-D transforms of one side `n`, planned once per process and side.
 struct Plans {
-    n: usize,
     forward: Arc<dyn Fft<f32>>,
     inverse: Arc<dyn Fft<f32>>,
 }
@@ -69,16 +68,26 @@ impl Plans {
         let mut planner = PLANNER.lock().unwrap_or_else(PoisonError::into_inner);
         let planner = planner.get_or_insert_with(FftPlanner::new);
         Self {
-            n,
             forward: planner.plan_fft(n, FftDirection::Forward),
             inverse: planner.plan_fft(n, FftDirection::Inverse),
         }
     }
 
+    /// The side `n` of the planes.
+    fn side(&self) -> usize {
+        self.forward.len()
+    }
+
+    /// Where row or column `i` of a spectrum lands after the fftshift.
+    fn shifted(&self, i: usize) -> usize {
+        let n = self.side();
+        (i + n / 2) % n
+    }
+
     /// The unnormalised 2-D transform of the `n × n` plane, in place: every row, then every
     /// column (as the rows of the transposed plane).
     fn transform(&self, fft: &dyn Fft<f32>, plane: &mut [Complex32]) {
-        let n = self.n;
+        let n = self.side();
         let mut scratch = vec![Complex32::default(); fft.get_inplace_scratch_len()];
         let mut transposed = vec![Complex32::default(); n * n];
         fft.process_with_scratch(plane, &mut scratch);
@@ -89,7 +98,7 @@ impl Plans {
 
     /// The spectra `F = D Ψ` of `[K, n, n]` planes, one plane per task.
     fn spectra(&self, re: &[f32], im: &[f32]) -> Vec<Complex32> {
-        let plane = self.n * self.n;
+        let plane = self.side() * self.side();
         par_zeroed(re.len(), plane, |k, f| {
             let (re, im) = (&re[k * plane..][..plane], &im[k * plane..][..plane]);
             for ((f, &re), &im) in f.iter_mut().zip(re).zip(im) {
@@ -101,14 +110,14 @@ impl Plans {
 
     /// `fftshift(|F|²) / n²` of every plane.
     fn intensity(&self, spectra: &[Complex32]) -> Vec<f32> {
-        let (n, shift) = (self.n, self.n / 2);
+        let n = self.side();
         let scale = 1.0 / (n * n) as f32;
         par_zeroed(spectra.len(), n * n, |k, out| {
             let f = &spectra[k * n * n..][..n * n];
             for (r, row) in f.chunks_exact(n).enumerate() {
-                let out = &mut out[(r + shift) % n * n..][..n];
+                let out = &mut out[self.shifted(r) * n..][..n];
                 for (c, v) in row.iter().enumerate() {
-                    out[(c + shift) % n] = v.norm_sqr() * scale;
+                    out[self.shifted(c)] = v.norm_sqr() * scale;
                 }
             }
         })
@@ -116,15 +125,15 @@ impl Plans {
 
     /// `∂L/∂Ψ = Dᴴ (2 F ∂L/∂I / n²)` as (re, im), from the spectra and the (shifted) `∂L/∂I`.
     fn backward(&self, spectra: &[Complex32], d_intensity: &[f32]) -> (Vec<f32>, Vec<f32>) {
-        let (n, shift) = (self.n, self.n / 2);
+        let n = self.side();
         let scale = 2.0 / (n * n) as f32;
         let d_psi = par_zeroed(spectra.len(), n * n, |k, g| {
             let f = &spectra[k * n * n..][..n * n];
             let d = &d_intensity[k * n * n..][..n * n];
             for (r, (g, f)) in g.chunks_exact_mut(n).zip(f.chunks_exact(n)).enumerate() {
-                let d = &d[(r + shift) % n * n..][..n];
+                let d = &d[self.shifted(r) * n..][..n];
                 for (c, (g, f)) in g.iter_mut().zip(f).enumerate() {
-                    *g = f * (scale * d[(c + shift) % n]);
+                    *g = f * (scale * d[self.shifted(c)]);
                 }
             }
             self.transform(&*self.inverse, g);
@@ -152,7 +161,7 @@ fn tensor(values: Vec<f32>, shape: &[usize]) -> FlexTensor {
 }
 
 /// The spectra of `re + i·im` (`[K, N, N]`, contiguous) and the plans of their side.
-fn spectra(re: &FlexTensor, im: &FlexTensor) -> (Plans, Vec<Complex32>) {
+fn plan_and_transform(re: &FlexTensor, im: &FlexTensor) -> (Plans, Vec<Complex32>) {
     assert_eq!(
         re.shape(),
         im.shape(),
@@ -166,7 +175,7 @@ fn spectra(re: &FlexTensor, im: &FlexTensor) -> (Plans, Vec<Complex32>) {
 impl SpectrumBackend for Flex {
     fn far_field_intensity(re: FlexTensor, im: FlexTensor) -> FlexTensor {
         let (re, im) = (re.to_contiguous(), im.to_contiguous());
-        let (plans, spectra) = spectra(&re, &im);
+        let (plans, spectra) = plan_and_transform(&re, &im);
         tensor(plans.intensity(&spectra), &re.shape())
     }
 }
@@ -201,7 +210,7 @@ impl<C: CheckpointStrategy> SpectrumBackend for Autodiff<Flex, C> {
             re.primitive().to_contiguous(),
             im.primitive().to_contiguous(),
         );
-        let (plans, spectra) = spectra(&re, &im);
+        let (plans, spectra) = plan_and_transform(&re, &im);
         let out = tensor(plans.intensity(&spectra), &re.shape());
         match FarFieldBackward
             .prepare::<C>(nodes)

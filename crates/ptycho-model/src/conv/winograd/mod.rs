@@ -448,14 +448,11 @@ pub fn forward(x: &[f32], weight: &[f32], epilogue: Epilogue<'_>, s: &ConvShape)
     let (in_len, out_len) = (s.c_in * s.plane(), s.c_out * s.plane());
     let threads = rayon::current_num_threads();
     // Groups of samples in parallel, or one sample at a time with the GEMMs in parallel.
-    let (per, parallel) = match s.batch >= threads {
-        true => (s.batch.div_ceil(threads), true),
-        false => (1, false),
-    };
-    let par = if parallel {
-        Parallelism::None
+    let parallel = s.batch >= threads;
+    let (per, par) = if parallel {
+        (s.batch.div_ceil(threads), Parallelism::None)
     } else {
-        Parallelism::Rayon(0)
+        (1, Parallelism::Rayon(0))
     };
     let group = |g: usize, out: &mut [MaybeUninit<f32>]| {
         let x = &x[g * per * in_len..][..out.len() / out_len * in_len];
