@@ -14,7 +14,8 @@
 //!
 //! Every transformed operand is stored channel by channel, each channel's 36 positions side by
 //! side. The tile transforms are fused with reading and writing the image rows, 16 tiles at a
-//! time in vector registers (see [`segments`]); the kernel transforms run on 64 kernels at a time.
+//! time in vector registers (see [`segments`], and [`avx512`] for the forward's on CPUs with
+//! AVX-512); the kernel transforms run on 64 kernels at a time.
 //! The coefficients are compile-time constants, and chunks are small enough for their transformed
 //! tiles to stay in cache. Every sum runs in one fixed order, so results do not depend on the
 //! thread count.
@@ -28,7 +29,10 @@ use rayon::prelude::*;
 
 use crate::host_memory::{par_zeroed, par_zeros, written_by};
 
+mod avx512;
 mod segments;
+
+use avx512::Avx512;
 
 use segments::{
     InputTiles, MAX_LANES, OutputGradients, Planes, Sandwich, Segment, TileTransform, combine,
@@ -312,23 +316,53 @@ impl<X: TileTransform<K>, const K: usize> SegmentPass for TilesPass<'_, X, K> {
     }
 }
 
+/// One channel of the layer input to its transform positions ([`InputTiles`]), on the AVX-512
+/// kernel where the CPU and the segment suit it.
+struct InputPass<'a> {
+    data: (&'a [f32], Planes),
+    out: (&'a mut [f32], usize),
+    simd: Option<Avx512>,
+}
+
+impl SegmentPass for InputPass<'_> {
+    #[inline(always)]
+    fn run<const L: usize, const G: usize>(&mut self, seg: &Segment<'_>) {
+        let data = (self.data.0, &self.data.1);
+        let out = (&mut *self.out.0, self.out.1);
+        match self
+            .simd
+            .filter(|_| Avx512::suits::<L, G>(seg, data.1.width))
+        {
+            Some(simd) => simd.input_tiles::<G>(data, seg, out),
+            None => segments::tiles::<InputTiles, ALPHA, L, G>(data, seg, out),
+        }
+    }
+}
+
 /// The transform positions `m` of one output channel to its planes of the output, plus `bias`,
-/// through `act`.
+/// through `act`, on the AVX-512 kernel where the CPU and the segment suit it.
 struct OutputPass<'a> {
     m: (&'a [f32], usize),
     bias: f32,
     act: Activation,
     out: (&'a mut [MaybeUninit<f32>], Planes),
+    simd: Option<Avx512>,
 }
 
 impl SegmentPass for OutputPass<'_> {
     #[inline(always)]
     fn run<const L: usize, const G: usize>(&mut self, seg: &Segment<'_>) {
+        let (m, bias) = (self.m, self.bias);
         let out = (&mut *self.out.0, &self.out.1);
+        let simd = self
+            .simd
+            .filter(|_| Avx512::suits::<L, G>(seg, out.1.width));
         // The activation as a compile-time choice, so that the store loop stays branch-free.
-        match self.act {
-            Activation::Identity => segments::output::<L, G, false>(self.m, seg, self.bias, out),
-            Activation::Relu => segments::output::<L, G, true>(self.m, seg, self.bias, out),
+        match (simd, self.act) {
+            (Some(simd), Activation::Identity) => simd.output::<G, false>(m, seg, bias, out),
+            (Some(simd), Activation::Relu) => simd.output::<G, true>(m, seg, bias, out),
+            (None, Activation::Identity) => segments::output::<L, G, false>(m, seg, bias, out),
+            (None, Activation::Relu) => segments::output::<L, G, true>(m, seg, bias, out),
         }
     }
 }
@@ -398,10 +432,10 @@ fn channel_block(s: &ConvShape, samples: usize) -> usize {
 }
 
 /// `V[ξ, t]` of input channel `i` of the chunk into `v`.
-fn transform_input(chunk: &Chunk<'_>, x: &[f32], i: usize, v: &mut [f32]) {
-    let x = (x, planes(chunk.s, (i, chunk.s.c_in)));
-    let v = (v, chunk.stride());
-    chunk.for_each_segment(&mut TilesPass::<InputTiles, ALPHA>::new(x, v));
+fn transform_input(chunk: &Chunk<'_>, x: &[f32], i: usize, v: &mut [f32], simd: Option<Avx512>) {
+    let data = (x, planes(chunk.s, (i, chunk.s.c_in)));
+    let out = (v, chunk.stride());
+    chunk.for_each_segment(&mut InputPass { data, out, simd });
 }
 
 /// The samples of `x` (a whole number of them) into `out`, with the transformed kernel `u`.
@@ -412,6 +446,7 @@ fn forward_group(
     out: &mut [MaybeUninit<f32>],
     par: Parallelism,
 ) {
+    let simd = Avx512::detect();
     let samples = x.len() / (s.c_in * s.plane());
     let (block, u_stride) = (channel_block(s, samples), spaced(s.c_out * s.c_in));
     with_scratch(block * (s.c_in + s.c_out), |buf| {
@@ -419,7 +454,7 @@ fn forward_group(
         for chunk in chunks(s, samples) {
             let (tiles, stride) = (chunk.tiles(), chunk.stride());
             for (i, v) in inputs.chunks_mut(block).enumerate() {
-                transform_input(&chunk, x, i, v);
+                transform_input(&chunk, x, i, v, simd);
             }
             for xi in 0..POSITIONS {
                 let dst = Destination {
@@ -436,7 +471,14 @@ fn forward_group(
                 let m = (m, stride);
                 let out = (&mut *out, planes(s, (o, s.c_out)));
                 let act = epilogue.act;
-                chunk.for_each_segment(&mut OutputPass { m, bias, act, out });
+                let mut pass = OutputPass {
+                    m,
+                    bias,
+                    act,
+                    out,
+                    simd,
+                };
+                chunk.for_each_segment(&mut pass);
             }
         }
     });
@@ -480,12 +522,13 @@ pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
     let block = channel_block(s, s.batch);
     let mut inputs = par_zeros(s.c_in * block, block);
     let mut grads = par_zeros(s.c_out * block, block);
+    let simd = Avx512::detect();
     for chunk in chunks(s, s.batch) {
         let (tiles, stride) = (chunk.tiles(), chunk.stride());
         inputs
             .par_chunks_mut(block)
             .enumerate()
-            .for_each(|(i, v)| transform_input(&chunk, x, i, v));
+            .for_each(|(i, v)| transform_input(&chunk, x, i, v, simd));
         grads.par_chunks_mut(block).enumerate().for_each(|(o, g)| {
             let g = (g, stride);
             let dy = (dy, planes(s, (o, s.c_out)));

@@ -34,7 +34,7 @@ pub(super) struct Planes {
 impl Planes {
     /// Where row `y` of the plane of `sample` starts, if `y` is inside the plane.
     #[inline(always)]
-    fn row(&self, sample: usize, y: Option<usize>) -> Option<usize> {
+    pub(super) fn row(&self, sample: usize, y: Option<usize>) -> Option<usize> {
         let y = y.filter(|&y| y < self.height)?;
         Some(((sample * self.channels + self.channel) * self.height + y) * self.width)
     }
