@@ -8,7 +8,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::super::super::kernels::{Activation, ConvShape};
-use super::super::{OutputPass, channel_block, chunks, planes, transform_input};
+use super::super::{
+    FORWARD_CHUNK_TILES, OutputPass, channel_block, chunks, planes, transform_input,
+};
 use super::*;
 
 /// `(batch, height, width)`: widths 64 (one group of 16 per row), 128 (two, with edges), 70
@@ -62,9 +64,9 @@ fn assert_close(simd: &[f32], portable: &[f32], what: &str) {
 
 /// Every chunk's transformed input, channel by channel, with the kernels `simd`.
 fn transformed_input(s: &ConvShape, x: &[f32], simd: Option<Avx512>) -> Vec<f32> {
-    let block = channel_block(s, s.batch);
+    let block = channel_block(s, s.batch, FORWARD_CHUNK_TILES);
     let mut all = Vec::new();
-    for chunk in chunks(s, s.batch) {
+    for chunk in chunks(s, s.batch, FORWARD_CHUNK_TILES) {
         let mut v = vec![0.0; s.c_in * block];
         for (i, v) in v.chunks_mut(block).enumerate() {
             transform_input(&chunk, x, i, v, simd);
@@ -78,7 +80,7 @@ fn transformed_input(s: &ConvShape, x: &[f32], simd: Option<Avx512>) -> Vec<f32>
 /// `simd`; pixels no pass writes stay NaN.
 fn output_planes(s: &ConvShape, m: &[f32], act: Activation, simd: Option<Avx512>) -> Vec<f32> {
     let mut out = vec![MaybeUninit::new(f32::NAN); s.batch * s.c_out * s.plane()];
-    for chunk in chunks(s, s.batch) {
+    for chunk in chunks(s, s.batch, FORWARD_CHUNK_TILES) {
         let mut pass = OutputPass {
             m: (m, chunk.stride()),
             bias: 0.25,
@@ -120,7 +122,10 @@ fn output_blocks_match_the_portable_transform_and_cover_the_plane() {
     let Some(simd) = simd() else { return };
     for (k, &p) in PLANES.iter().enumerate() {
         let s = shape(p);
-        let m = random_values(channel_block(&s, s.batch) * 2, 100 + k as u64);
+        let m = random_values(
+            channel_block(&s, s.batch, FORWARD_CHUNK_TILES) * 2,
+            100 + k as u64,
+        );
         for act in [Activation::Identity, Activation::Relu] {
             let fast = output_planes(&s, &m, act, Some(simd));
             let portable = output_planes(&s, &m, act, None);
