@@ -215,10 +215,12 @@ mod imp {
         let mut edges = (0.0, 0.0);
         for (k, quad) in quads.iter_mut().enumerate() {
             let (g, dx) = place::<G>(k);
-            let row = seg.rows.get(g).and_then(|&(sample, ty)| {
-                planes.row(sample, usize::try_from((M * ty) as isize + dy).ok())
-            });
-            let Some(row) = row else { continue };
+            let Some(&(sample, ty)) = seg.rows.get(g) else {
+                continue;
+            };
+            let Some(row) = planes.row(sample, usize::try_from((M * ty) as isize + dy).ok()) else {
+                continue;
+            };
             let line = &data[row..row + width];
             if let Some(pixels) = line.get(x0 + dx..) {
                 *quad = load(&pixels[..pixels.len().min(LANES)]);
@@ -270,26 +272,35 @@ mod imp {
     fn phases<const G: usize>(
         (quads, left, right): ([__m512; QUADS], f32, f32),
     ) -> [__m512; ALPHA] {
-        let mut p = [_mm512_setzero_ps(); ALPHA];
-        for (o, phase) in p[1..=M].iter_mut().enumerate() {
-            let idx = stride_four(o as i32);
+        let phase = |o| {
+            let idx = stride_four(o);
             let low = _mm512_permutex2var_ps(quads[0], idx, quads[1]);
             let high = _mm512_permutex2var_ps(quads[2], idx, quads[3]);
-            *phase = _mm512_shuffle_f32x4::<0b01_00_01_00>(low, high);
-        }
+            _mm512_shuffle_f32x4::<0b01_00_01_00>(low, high)
+        };
+        let (p0, p1, p2, p3) = (phase(0), phase(1), phase(2), phase(3));
         let (ps, si) = (_mm512_castps_si512, _mm512_castsi512_ps);
         // Column 4l − 1 is phase 3 of lane l − 1, column 4l + 4 phase 0 of lane l + 1.
-        let before = si(_mm512_alignr_epi32::<15>(
-            ps(p[M]),
-            ps(_mm512_set1_ps(left)),
-        ));
-        let after = si(_mm512_alignr_epi32::<1>(
-            ps(_mm512_set1_ps(right)),
-            ps(p[1]),
-        ));
-        p[0] = _mm512_maskz_mov_ps(!boundary::<G>(0, 0), before);
-        p[ALPHA - 1] = _mm512_maskz_mov_ps(!boundary::<G>(G - 1, LANES - 1), after);
-        p
+        let before = si(_mm512_alignr_epi32::<15>(ps(p3), ps(_mm512_set1_ps(left))));
+        let after = si(_mm512_alignr_epi32::<1>(ps(_mm512_set1_ps(right)), ps(p0)));
+        [
+            _mm512_maskz_mov_ps(!boundary::<G>(0, 0), before),
+            p0,
+            p1,
+            p2,
+            p3,
+            _mm512_maskz_mov_ps(!boundary::<G>(G - 1, LANES - 1), after),
+        ]
+    }
+
+    /// Entry `j` of every row of `m`.
+    #[inline(always)]
+    fn column<const R: usize, const C: usize>(m: &[[__m512; C]; R], j: usize) -> [__m512; R] {
+        let mut column = [m[0][j]; R];
+        for (c, row) in column.iter_mut().zip(m) {
+            *c = row[j];
+        }
+        column
     }
 
     /// `out[(a·6 + b)·stride + t + l] = (Bᵀ e_l B)[a][b]` for the 6 × 6 window `e_l` around the
@@ -304,29 +315,14 @@ mod imp {
         (out, stride): (&mut [f32], usize),
     ) {
         // rows[i][b] = (e B)[i][b]: each image row transformed along the row first.
-        let mut rows = [[_mm512_setzero_ps(); ALPHA]; ALPHA];
-        for (i, row) in rows.iter_mut().enumerate() {
-            *row = bt(phases::<G>(read_row::<G>(data, seg, i as isize - 1)));
-        }
-        for (b, column) in transpose(rows).into_iter().enumerate() {
-            for (a, v) in bt(column).into_iter().enumerate() {
+        let row = |dy| bt(phases::<G>(read_row::<G>(data, seg, dy)));
+        let rows = [row(-1), row(0), row(1), row(2), row(3), row(4)];
+        for b in 0..ALPHA {
+            for (a, v) in bt(column(&rows, b)).into_iter().enumerate() {
                 let pos = (a * ALPHA + b) * stride + seg.t;
                 store(&mut out[pos..pos + seg.n], v);
             }
         }
-    }
-
-    /// `t[c][r] = m[r][c]` (the compiler keeps it in registers or moves nothing).
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn transpose<const R: usize, const C: usize>(m: [[__m512; C]; R]) -> [[__m512; R]; C] {
-        let mut t = [[_mm512_setzero_ps(); R]; C];
-        for (r, row) in m.into_iter().enumerate() {
-            for (c, v) in row.into_iter().enumerate() {
-                t[c][r] = v;
-            }
-        }
-        t
     }
 
     /// Four vectors `block[b][l]` (column `b` of the 4 × 4 block in lane `l`) to 64 pixels in
@@ -386,19 +382,19 @@ mod imp {
         bias: f32,
         (out, planes): (&mut [MaybeUninit<f32>], &Planes),
     ) {
-        // columns[j][a] = (Aᵀ m)[a][j]: the positions combined down the tile first.
-        let mut columns = [[_mm512_setzero_ps(); M]; ALPHA];
-        for (j, combined) in columns.iter_mut().enumerate() {
-            let mut column = [_mm512_setzero_ps(); ALPHA];
-            for (i, c) in column.iter_mut().enumerate() {
-                let pos = (i * ALPHA + j) * stride + seg.t;
-                *c = load(&m[pos..pos + seg.n]);
-            }
-            *combined = at(column);
-        }
+        // combined[j][a] = (Aᵀ m)[a][j]: the positions combined down the tile first.
+        let position = |i: usize, j: usize| {
+            let pos = (i * ALPHA + j) * stride + seg.t;
+            load(&m[pos..pos + seg.n])
+        };
+        let down = |j| {
+            let (m0, m1, m2) = (position(0, j), position(1, j), position(2, j));
+            at([m0, m1, m2, position(3, j), position(4, j), position(5, j)])
+        };
+        let combined = [down(0), down(1), down(2), down(3), down(4), down(5)];
         let (bias, x0, width) = (_mm512_set1_ps(bias), M * seg.tx0, planes.width);
-        for (a, column) in transpose(columns).into_iter().enumerate() {
-            for (k, v) in interleave(at(column)).into_iter().enumerate() {
+        for a in 0..M {
+            for (k, v) in interleave(at(column(&combined, a))).into_iter().enumerate() {
                 let (g, dx) = place::<G>(k);
                 let Some(&(sample, ty)) = seg.rows.get(g) else {
                     continue;
