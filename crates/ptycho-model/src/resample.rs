@@ -13,6 +13,8 @@
 //! last rows and columns are dropped), the first of equal maxima wins, and a NaN wins over any
 //! number.
 
+use std::mem::MaybeUninit;
+
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -26,7 +28,7 @@ use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
-use crate::host_memory::par_zeroed;
+use crate::host_memory::{par_zeroed, written_by};
 
 /// Output planes per parallel task.
 const PLANES_PER_TASK: usize = 16;
@@ -208,32 +210,46 @@ fn backward(dy: &[f32], winner: &[u8], d: Dims) -> Vec<f32> {
 /// `y[p, 2·i + a, 2·j + b] = x[p, i, j]` for the planes of `x` (extents `d`).
 fn upsample(x: &[f32], d: Dims) -> Vec<f32> {
     let (width, rows) = (d.width(), (4 * d.width()).max(1));
-    par_zeroed(4 * x.len(), d.upsampled().task(), |i, y| {
+    let write = |i: usize, y: &mut [MaybeUninit<f32>]| {
         let x = &x[i * d.task()..][..y.len() / 4];
         for (y, x) in y.chunks_exact_mut(rows).zip(x.chunks_exact(width.max(1))) {
             let (top, bottom) = y.split_at_mut(2 * width);
-            for (pair, &v) in top.chunks_exact_mut(2).zip(x) {
-                pair.copy_from_slice(&[v, v]);
+            let blocks = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
+            for ((top, bottom), &v) in blocks.zip(x) {
+                for pixel in top.iter_mut().chain(bottom) {
+                    pixel.write(v);
+                }
             }
-            bottom.copy_from_slice(top);
         }
-    })
+    };
+    #[allow(unsafe_code)]
+    // SAFETY: a chunk is whole upsampled planes, `height` rows of `4·width` values; every input
+    // pixel writes its 2 × 2 block, which together cover each row pair.
+    unsafe {
+        written_by(4 * x.len(), d.upsampled().task(), true, write)
+    }
 }
 
 /// The adjoint of [`upsample`]: `dx[p, i, j] = Σ_{a, b} dy[p, 2·i + a, 2·j + b]` (`dx` of
 /// extents `d`).
 fn upsample_adjoint(dy: &[f32], d: Dims) -> Vec<f32> {
     let (width, rows) = (d.width(), (4 * d.width()).max(1));
-    par_zeroed(d.planes() * d.plane(), d.task(), |i, dx| {
+    let write = |i: usize, dx: &mut [MaybeUninit<f32>]| {
         let dy = &dy[i * d.upsampled().task()..][..4 * dx.len()];
         for (dx, dy) in dx.chunks_exact_mut(width.max(1)).zip(dy.chunks_exact(rows)) {
             let (top, bottom) = dy.split_at(2 * width);
             let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
             for (d, (t, b)) in dx.iter_mut().zip(pairs) {
-                *d = (t[0] + t[1]) + (b[0] + b[1]);
+                d.write((t[0] + t[1]) + (b[0] + b[1]));
             }
         }
-    })
+    };
+    #[allow(unsafe_code)]
+    // SAFETY: a chunk is whole planes, `height` rows of `width` values, and each row is written
+    // from its two rows of `dy`.
+    unsafe {
+        written_by(d.planes() * d.plane(), d.task(), true, write)
+    }
 }
 
 fn slice(t: &FlexTensor) -> &[f32] {
