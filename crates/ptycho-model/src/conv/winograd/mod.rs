@@ -35,8 +35,7 @@ mod segments;
 use avx512::Avx512;
 
 use segments::{
-    InputTiles, MAX_LANES, OutputGradients, Planes, Sandwich, Segment, TileTransform, combine,
-    load, store,
+    InputTiles, MAX_LANES, OutputGradients, Planes, Sandwich, Segment, TileTransform, combine, load,
 };
 
 use super::kernels::{
@@ -178,9 +177,9 @@ impl Sandwich<3, ALPHA> for KernelAdjoint {
 /// `out[a·P + b][·] = Σᵢ Σⱼ T[a, i] · input[i, j, ·] · T[b, j]`, every entry a run of `lanes`
 /// values: input entry `(i, j)` starts at `(i·Q + j)·in_stride`, output entry `(a, b)` is row
 /// `a·P + b` of `out`; [`LANES`] matrices at a time.
-fn sandwich<X: Sandwich<P, Q>, const P: usize, const Q: usize>(
+fn sandwich<X: Sandwich<P, Q>, S: Slot, const P: usize, const Q: usize>(
     (input, in_stride): (&[f32], usize),
-    out: &mut [&mut [f32]],
+    out: &mut [&mut [S]],
     lanes: usize,
 ) {
     vectorized(
@@ -202,12 +201,34 @@ fn sandwich<X: Sandwich<P, Q>, const P: usize, const Q: usize>(
                         *entry = combine(t, column);
                     }
                     for (b, t) in X::T.iter().enumerate() {
-                        store(&mut out[a * P + b][t0..], &combine(t, &row), n);
+                        let dst = out[a * P + b][t0..t0 + n].iter_mut();
+                        for (d, v) in dst.zip(combine(t, &row)) {
+                            d.put(v);
+                        }
                     }
                 }
             }
         },
     );
+}
+
+/// Where [`sandwich`] writes a value: an `f32`, or one not yet initialised.
+trait Slot {
+    fn put(&mut self, v: f32);
+}
+
+impl Slot for f32 {
+    #[inline(always)]
+    fn put(&mut self, v: f32) {
+        *self = v;
+    }
+}
+
+impl Slot for MaybeUninit<f32> {
+    #[inline(always)]
+    fn put(&mut self, v: f32) {
+        self.write(v);
+    }
 }
 
 /// Where the tiles of a chunk lie: tile rows `rows` of a group of samples, counted across the
@@ -374,32 +395,42 @@ impl SegmentPass for OutputPass<'_> {
 }
 
 /// `U[ξ, o·c_in + i] = (G w[o, i] Gᵀ)_ξ` for `weight[c_out, c_in, 3, 3]`, positions
-/// [`spaced`] apart; [`KERNEL_LANES`] kernels per task, in parallel.
+/// [`spaced`] apart; [`KERNEL_LANES`] kernels per task, in parallel. Nothing is zeroed first:
+/// `U` is four times the kernel, and its zero fill took over a quarter of the transform.
 fn transform_kernel(weight: &[f32]) -> Vec<f32> {
     let pairs = weight.len() / 9;
-    let mut u = par_zeros(POSITIONS * spaced(pairs), spaced(pairs));
-    // Task c writes pairs c·KERNEL_LANES.. of every position's row.
-    let mut tasks: Vec<Vec<&mut [f32]>> = (0..pairs.div_ceil(KERNEL_LANES))
-        .map(|_| Vec::with_capacity(POSITIONS))
-        .collect();
-    for row in u.chunks_exact_mut(spaced(pairs)) {
-        for (task, part) in tasks.iter_mut().zip(row[..pairs].chunks_mut(KERNEL_LANES)) {
-            task.push(part);
-        }
-    }
-    let kernels = weight.par_chunks(9 * KERNEL_LANES);
-    kernels.zip(tasks).for_each(|(kernels, mut rows)| {
-        let lanes = kernels.len() / 9;
-        // g[k·lanes + lane]: tap k of every kernel of the task, side by side.
-        let mut g = vec![0.0; 9 * lanes];
-        for (lane, taps) in kernels.chunks_exact(9).enumerate() {
-            for (k, v) in taps.iter().enumerate() {
-                g[k * lanes + lane] = *v;
+    let fill = |_, u: &mut [MaybeUninit<f32>]| {
+        // Task c writes pairs c·KERNEL_LANES.. of every position's row.
+        let mut tasks: Vec<Vec<&mut [MaybeUninit<f32>]>> = (0..pairs.div_ceil(KERNEL_LANES))
+            .map(|_| Vec::with_capacity(POSITIONS))
+            .collect();
+        for row in u.chunks_exact_mut(spaced(pairs)) {
+            let (values, spacing) = row.split_at_mut(pairs);
+            spacing.fill(MaybeUninit::new(0.0));
+            for (task, part) in tasks.iter_mut().zip(values.chunks_mut(KERNEL_LANES)) {
+                task.push(part);
             }
         }
-        sandwich::<KernelTransform, ALPHA, 3>((&g, lanes), &mut rows, lanes);
-    });
-    u
+        let kernels = weight.par_chunks(9 * KERNEL_LANES);
+        kernels.zip(tasks).for_each(|(kernels, mut rows)| {
+            let lanes = kernels.len() / 9;
+            // g[k·lanes + lane]: tap k of every kernel of the task, side by side.
+            let mut g = vec![0.0; 9 * lanes];
+            for (lane, taps) in kernels.chunks_exact(9).enumerate() {
+                for (k, v) in taps.iter().enumerate() {
+                    g[k * lanes + lane] = *v;
+                }
+            }
+            sandwich::<KernelTransform, _, ALPHA, 3>((&g, lanes), &mut rows, lanes);
+        });
+    };
+    let len = POSITIONS * spaced(pairs);
+    #[allow(unsafe_code)]
+    // SAFETY: one chunk, all of `U`: every row's spacing is zeroed above, and its `pairs` values
+    // are split among the tasks, each of which `sandwich` writes whole (36 outputs per kernel).
+    unsafe {
+        written_by(len, len, false, fill)
+    }
 }
 
 /// `dW[o, i] = Gᵀ dU[·, o·c_in + i] G`: the kernel gradient `[c_out, c_in, 3, 3]` from the
@@ -412,7 +443,7 @@ fn untransform_weight_grad(du: &[f32], s: &ConvShape) -> Vec<f32> {
         let mut taps = vec![0.0; 9 * lanes];
         let mut rows: Vec<&mut [f32]> = taps.chunks_exact_mut(lanes).collect();
         let du = (&du[c * KERNEL_LANES..], spaced(pairs));
-        sandwich::<KernelAdjoint, 3, ALPHA>(du, &mut rows, lanes);
+        sandwich::<KernelAdjoint, _, 3, ALPHA>(du, &mut rows, lanes);
         for (lane, dw) in dw.chunks_exact_mut(9).enumerate() {
             for (k, d) in dw.iter_mut().enumerate() {
                 *d = taps[k * lanes + lane];
