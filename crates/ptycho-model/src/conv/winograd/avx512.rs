@@ -1,6 +1,6 @@
-//! AVX-512 versions of the forward's two tile transforms, the input tiles `Bᵀ d B` and the
-//! output blocks `Aᵀ m A`, for segments of 16 lanes whose groups are 4, 8 or 16 tiles wide
-//! (every plane side from 16 up).
+//! AVX-512 versions of the tile transforms: the input tiles `Bᵀ d B` and the output blocks
+//! `Aᵀ m A` of the forward, and the output-gradient blocks `A e Aᵀ` of the weight gradient, for
+//! segments of 16 lanes whose groups are 4, 8 or 16 tiles wide (every plane side from 16 up).
 //!
 //! The portable kernels in [`super::segments`] leave the pixel phases of a row to the compiler,
 //! which gathers them lane by lane, and keep their intermediate rows in memory. Here each image
@@ -62,6 +62,23 @@ impl Avx512 {
         // SAFETY: `self` exists only where the CPU has AVX-512F.
         unsafe {
             imp::input_tiles::<G>(data, seg, out)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        match self.0 {}
+    }
+
+    /// [`super::segments::tiles`] for [`super::segments::OutputGradients`].
+    pub fn gradient_tiles<const G: usize>(
+        self,
+        data: (&[f32], &Planes),
+        seg: &Segment<'_>,
+        out: (&mut [f32], usize),
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unsafe_code)]
+        // SAFETY: `self` exists only where the CPU has AVX-512F.
+        unsafe {
+            imp::gradient_tiles::<G>(data, seg, out)
         }
         #[cfg(not(target_arch = "x86_64"))]
         match self.0 {}
@@ -192,6 +209,25 @@ mod imp {
         ]
     }
 
+    /// `A e` for the four rows of `e` (the adjoint of [`at`]), factored: `A` shares `e₀ + e₂`,
+    /// `e₁ + e₃`, `e₀ + 4e₂` and `2(e₁ + 4e₃)` between its middle rows.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn a(e: [__m512; M]) -> [__m512; ALPHA] {
+        let (two, four) = (_mm512_set1_ps(2.0), _mm512_set1_ps(4.0));
+        let (s02, s13) = (_mm512_add_ps(e[0], e[2]), _mm512_add_ps(e[1], e[3]));
+        let u = _mm512_fmadd_ps(four, e[2], e[0]);
+        let v = _mm512_mul_ps(two, _mm512_fmadd_ps(four, e[3], e[1]));
+        [
+            e[0],
+            _mm512_add_ps(s02, s13),
+            _mm512_sub_ps(s02, s13),
+            _mm512_add_ps(u, v),
+            _mm512_sub_ps(u, v),
+            e[3],
+        ]
+    }
+
     /// Vectors per group of `G` tiles (`4·G` pixels), and where vector `k` of a row lies: its
     /// group and its first column relative to the segment's.
     #[inline(always)]
@@ -265,6 +301,20 @@ mod imp {
             .fold(0, |m, l| m | (1 << l))
     }
 
+    /// `p[j][l]`: the pixel in column `4l + j` of the segment's row (`j = 0..4`), from the four
+    /// vectors of [`read_row`].
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn block_phases(quads: [__m512; QUADS]) -> [__m512; M] {
+        let phase = |o| {
+            let idx = stride_four(o);
+            let low = _mm512_permutex2var_ps(quads[0], idx, quads[1]);
+            let high = _mm512_permutex2var_ps(quads[2], idx, quads[3]);
+            _mm512_shuffle_f32x4::<0b01_00_01_00>(low, high)
+        };
+        [phase(0), phase(1), phase(2), phase(3)]
+    }
+
     /// `p[j][l]`: the pixel in column `4l + j − 1` of the segment's row (`j = 0..6`), from
     /// [`read_row`]; lanes at the boundaries of groups narrower than a vector get zero.
     #[inline]
@@ -272,13 +322,7 @@ mod imp {
     fn phases<const G: usize>(
         (quads, left, right): ([__m512; QUADS], f32, f32),
     ) -> [__m512; ALPHA] {
-        let phase = |o| {
-            let idx = stride_four(o);
-            let low = _mm512_permutex2var_ps(quads[0], idx, quads[1]);
-            let high = _mm512_permutex2var_ps(quads[2], idx, quads[3]);
-            _mm512_shuffle_f32x4::<0b01_00_01_00>(low, high)
-        };
-        let (p0, p1, p2, p3) = (phase(0), phase(1), phase(2), phase(3));
+        let [p0, p1, p2, p3] = block_phases(quads);
         let (ps, si) = (_mm512_castps_si512, _mm512_castsi512_ps);
         // Column 4l − 1 is phase 3 of lane l − 1, column 4l + 4 phase 0 of lane l + 1.
         let before = si(_mm512_alignr_epi32::<15>(ps(p3), ps(_mm512_set1_ps(left))));
@@ -319,6 +363,28 @@ mod imp {
         let rows = [row(-1), row(0), row(1), row(2), row(3), row(4)];
         for b in 0..ALPHA {
             for (a, v) in bt(column(&rows, b)).into_iter().enumerate() {
+                let pos = (a * ALPHA + b) * stride + seg.t;
+                store(&mut out[pos..pos + seg.n], v);
+            }
+        }
+    }
+
+    /// `out[(a·6 + b)·stride + t + l] = (A e_l Aᵀ)[a][b]` for the 4 × 4 block `e_l` of the tile
+    /// in lane `l` (as [`super::super::segments::tiles`] with `OutputGradients`).
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn gradient_tiles<const G: usize>(
+        data: (&[f32], &Planes),
+        seg: &Segment<'_>,
+        (out, stride): (&mut [f32], usize),
+    ) {
+        // rows[i][b] = (e Aᵀ)[i][b]: each image row transformed along the row first.
+        let row = |dy| a(block_phases(read_row::<G>(data, seg, dy).0));
+        let rows = [row(0), row(1), row(2), row(3)];
+        for b in 0..ALPHA {
+            for (a, v) in a(column(&rows, b)).into_iter().enumerate() {
                 let pos = (a * ALPHA + b) * stride + seg.t;
                 store(&mut out[pos..pos + seg.n], v);
             }

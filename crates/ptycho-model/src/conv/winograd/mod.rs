@@ -317,19 +317,22 @@ fn planes(s: &ConvShape, (channel, channels): (usize, usize)) -> Planes {
     }
 }
 
-/// One channel of the layer input (or of the output gradient) to its transform positions.
+/// One channel of the layer input (or of the output gradient) to its transform positions, on the
+/// AVX-512 kernel where the CPU and the segment suit it.
 struct TilesPass<'a, X, const K: usize> {
     data: (&'a [f32], Planes),
     out: (&'a mut [f32], usize),
+    simd: Option<Avx512>,
     transform: PhantomData<X>,
 }
 
 impl<'a, X: TileTransform<K>, const K: usize> TilesPass<'a, X, K> {
-    fn new(data: (&'a [f32], Planes), out: (&'a mut [f32], usize)) -> Self {
+    fn new(data: (&'a [f32], Planes), out: (&'a mut [f32], usize), simd: Option<Avx512>) -> Self {
         let transform = PhantomData;
         Self {
             data,
             out,
+            simd,
             transform,
         }
     }
@@ -338,30 +341,14 @@ impl<'a, X: TileTransform<K>, const K: usize> TilesPass<'a, X, K> {
 impl<X: TileTransform<K>, const K: usize> SegmentPass for TilesPass<'_, X, K> {
     #[inline(always)]
     fn run<const L: usize, const G: usize>(&mut self, seg: &Segment<'_>) {
-        let out = (&mut *self.out.0, self.out.1);
-        segments::tiles::<X, K, L, G>((self.data.0, &self.data.1), seg, out);
-    }
-}
-
-/// One channel of the layer input to its transform positions ([`InputTiles`]), on the AVX-512
-/// kernel where the CPU and the segment suit it.
-struct InputPass<'a> {
-    data: (&'a [f32], Planes),
-    out: (&'a mut [f32], usize),
-    simd: Option<Avx512>,
-}
-
-impl SegmentPass for InputPass<'_> {
-    #[inline(always)]
-    fn run<const L: usize, const G: usize>(&mut self, seg: &Segment<'_>) {
         let data = (self.data.0, &self.data.1);
         let out = (&mut *self.out.0, self.out.1);
         match self
             .simd
             .filter(|_| Avx512::suits::<L, G>(seg, data.1.width))
         {
-            Some(simd) => simd.input_tiles::<G>(data, seg, out),
-            None => segments::tiles::<InputTiles, ALPHA, L, G>(data, seg, out),
+            Some(simd) => X::avx512::<G>(simd, data, seg, out),
+            None => segments::tiles::<X, K, L, G>(data, seg, out),
         }
     }
 }
@@ -472,7 +459,7 @@ fn channel_block(s: &ConvShape, samples: usize, min_tiles: usize) -> usize {
 fn transform_input(chunk: &Chunk<'_>, x: &[f32], i: usize, v: &mut [f32], simd: Option<Avx512>) {
     let data = (x, planes(chunk.s, (i, chunk.s.c_in)));
     let out = (v, chunk.stride());
-    chunk.for_each_segment(&mut InputPass { data, out, simd });
+    chunk.for_each_segment(&mut TilesPass::<InputTiles, ALPHA>::new(data, out, simd));
 }
 
 /// The samples of `x` (a whole number of them) into `out`, with the transformed kernel `u`.
@@ -570,7 +557,8 @@ pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
         grads.par_chunks_mut(block).enumerate().for_each(|(o, g)| {
             let g = (g, stride);
             let dy = (dy, planes(s, (o, s.c_out)));
-            chunk.for_each_segment(&mut TilesPass::<OutputGradients, M>::new(dy, g));
+            let mut pass = TilesPass::<OutputGradients, M>::new(dy, g, simd);
+            chunk.for_each_segment(&mut pass);
         });
         let accumulate = chunk.rows.start > 0;
         du.par_chunks_mut(du_stride)

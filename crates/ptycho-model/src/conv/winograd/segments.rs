@@ -11,6 +11,7 @@
 
 use std::mem::MaybeUninit;
 
+use super::avx512::Avx512;
 use super::{A, ALPHA, AT, Activation, BT, M};
 
 /// Most lanes in a segment: one AVX-512 register of `f32`.
@@ -169,6 +170,14 @@ pub(super) trait Sandwich<const P: usize, const Q: usize> {
 /// starts `OFFSET` rows and columns from the tile's 4 × 4 block.
 pub(super) trait TileTransform<const K: usize>: Sandwich<ALPHA, K> {
     const OFFSET: isize;
+
+    /// [`tiles`] on the AVX-512 kernel, for segments it [suits](Avx512::suits).
+    fn avx512<const G: usize>(
+        simd: Avx512,
+        data: (&[f32], &Planes),
+        seg: &Segment<'_>,
+        out: (&mut [f32], usize),
+    );
 }
 
 /// `Bᵀ d B` of the 6 × 6 input tile around each 4 × 4 block (the forward's input).
@@ -180,6 +189,16 @@ impl Sandwich<ALPHA, ALPHA> for InputTiles {
 
 impl TileTransform<ALPHA> for InputTiles {
     const OFFSET: isize = -1;
+
+    #[inline(always)]
+    fn avx512<const G: usize>(
+        simd: Avx512,
+        data: (&[f32], &Planes),
+        seg: &Segment<'_>,
+        out: (&mut [f32], usize),
+    ) {
+        simd.input_tiles::<G>(data, seg, out);
+    }
 }
 
 /// `A e Aᵀ` of each 4 × 4 block of the output gradient (the adjoint of [`output`]).
@@ -191,6 +210,16 @@ impl Sandwich<ALPHA, M> for OutputGradients {
 
 impl TileTransform<M> for OutputGradients {
     const OFFSET: isize = 0;
+
+    #[inline(always)]
+    fn avx512<const G: usize>(
+        simd: Avx512,
+        data: (&[f32], &Planes),
+        seg: &Segment<'_>,
+        out: (&mut [f32], usize),
+    ) {
+        simd.gradient_tiles::<G>(data, seg, out);
+    }
 }
 
 /// `out[(a·6 + b)·stride + t + l] = (T e_l Tᵀ)[a][b]`, with `e_l[i][j] = data[4·ty + i + OFFSET,

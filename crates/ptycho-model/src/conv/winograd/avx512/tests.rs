@@ -1,6 +1,7 @@
-//! The AVX-512 transforms against the portable ones, on every kind of segment: a group per
-//! vector with and without neighbours, a ragged last group, groups of 8 and 4 whole rows, rows
-//! past the plane's foot, and the widths the kernels leave to the portable code.
+//! The AVX-512 transforms (input tiles, output blocks, output-gradient tiles) against the
+//! portable ones, on every kind of segment: a group per vector with and without neighbours, a
+//! ragged last group, groups of 8 and 4 whole rows, rows past the plane's foot, and the widths
+//! the kernels leave to the portable code.
 
 use std::mem::MaybeUninit;
 
@@ -8,8 +9,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::super::super::kernels::{Activation, ConvShape};
+use super::super::segments::OutputGradients;
 use super::super::{
-    FORWARD_CHUNK_TILES, OutputPass, channel_block, chunks, planes, transform_input,
+    FORWARD_CHUNK_TILES, M, OutputPass, TilesPass, channel_block, chunks, planes, transform_input,
 };
 use super::*;
 
@@ -158,4 +160,33 @@ fn the_kernels_take_the_segments_they_were_written_for() {
     assert!(!Avx512::suits::<16, 4>(&seg(0), 20));
     assert!(!Avx512::suits::<16, 2>(&seg(0), 8));
     assert!(!Avx512::suits::<8, 8>(&seg(0), 20));
+}
+
+/// Every chunk's transformed output gradient, channel by channel, with the kernels `simd`.
+fn transformed_gradient(s: &ConvShape, dy: &[f32], simd: Option<Avx512>) -> Vec<f32> {
+    let block = channel_block(s, s.batch, FORWARD_CHUNK_TILES);
+    let mut all = Vec::new();
+    for chunk in chunks(s, s.batch, FORWARD_CHUNK_TILES) {
+        let mut g = vec![0.0; s.c_out * block];
+        for (o, g) in g.chunks_mut(block).enumerate() {
+            let dy = (dy, planes(s, (o, s.c_out)));
+            let out = (g, chunk.stride());
+            chunk.for_each_segment(&mut TilesPass::<OutputGradients, M>::new(dy, out, simd));
+        }
+        all.extend(g);
+    }
+    all
+}
+
+#[test]
+fn gradient_tiles_match_the_portable_transform() {
+    let Some(simd) = simd() else { return };
+    for (k, &p) in PLANES.iter().enumerate() {
+        let s = shape(p);
+        let dy = random_values(s.batch * s.c_out * s.plane(), 200 + k as u64);
+        let fast = transformed_gradient(&s, &dy, Some(simd));
+        let portable = transformed_gradient(&s, &dy, None);
+        assert_close(&fast, &portable, &format!("gradient tiles of {p:?}"));
+        assert!(fast.iter().any(|v| *v != 0.0), "{p:?}: nothing transformed");
+    }
 }
