@@ -78,9 +78,11 @@ const WEIGHT_GRAD_CHUNK_TILES: usize = 256;
 /// 4 KiB apart, every position's stream would fall into the same cache sets.
 const SPACING: usize = 16;
 
-/// The distance between the matrices of two transform positions when each holds `len` values.
+/// The distance between the matrices of two transform positions when each holds `len` values:
+/// a whole number of cache lines (so that every position's vectors start on one, see
+/// [`with_scratch`]) and [`SPACING`] more.
 fn spaced(len: usize) -> usize {
-    len + SPACING
+    len.next_multiple_of(16) + SPACING
 }
 
 /// Kernel pairs transformed per call of [`sandwich`].
