@@ -51,6 +51,7 @@ impl Avx512 {
     }
 
     /// [`super::segments::tiles`] for [`super::segments::InputTiles`].
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     pub fn input_tiles<const G: usize>(
         self,
         data: (&[f32], &Planes),
@@ -68,6 +69,7 @@ impl Avx512 {
     }
 
     /// [`super::segments::tiles`] for [`super::segments::OutputGradients`].
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     pub fn gradient_tiles<const G: usize>(
         self,
         data: (&[f32], &Planes),
@@ -85,6 +87,7 @@ impl Avx512 {
     }
 
     /// [`super::segments::output`].
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     pub fn output<const G: usize, const RELU: bool>(
         self,
         m: (&[f32], usize),
