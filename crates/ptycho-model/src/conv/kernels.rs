@@ -258,7 +258,7 @@ thread_local! {
 }
 
 /// Floats per cache line: scratch buffers start on a line.
-const LINE: usize = 16;
+pub(super) const LINE: usize = 16;
 
 /// Runs `f` with a scratch buffer of `len` floats (contents unspecified) that starts on a cache
 /// line, reusing this thread's buffer unless it is already in use further up the stack.

@@ -146,26 +146,34 @@ mod imp {
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn store(dst: &mut [f32], v: __m512) {
-        if let Some(dst) = dst.first_chunk_mut::<LANES>() {
-            // SAFETY: `dst` holds 16 values.
-            unsafe { _mm512_storeu_ps(dst.as_mut_ptr(), v) }
-        } else {
-            // SAFETY: the mask selects only lanes inside `dst`; masked-off lanes are not written.
-            unsafe { _mm512_mask_storeu_ps(dst.as_mut_ptr(), first(dst.len()), v) }
-        }
+        // SAFETY: `dst` is valid for `dst.len()` writes.
+        unsafe { put(dst.as_mut_ptr(), dst.len(), v) }
     }
 
     /// [`store`] into memory not yet initialised.
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn write(dst: &mut [MaybeUninit<f32>], v: __m512) {
-        let ptr = dst.as_mut_ptr().cast::<f32>();
-        if dst.len() >= LANES {
-            // SAFETY: `dst` holds 16 values; `MaybeUninit<f32>` has the layout of `f32`.
-            unsafe { _mm512_storeu_ps(ptr, v) }
-        } else {
-            // SAFETY: as in `store`; `MaybeUninit<f32>` has the layout of `f32`.
-            unsafe { _mm512_mask_storeu_ps(ptr, first(dst.len()), v) }
+        // SAFETY: `dst` is valid for `dst.len()` writes; `MaybeUninit<f32>` has the layout of
+        // `f32`.
+        unsafe { put(dst.as_mut_ptr().cast(), dst.len(), v) }
+    }
+
+    /// The first `len.min(16)` lanes of `v` to `ptr`: a plain store for a whole vector (masked
+    /// stores are slower), else a masked one that writes nothing past `len`.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for `len.min(16)` writes of `f32`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn put(ptr: *mut f32, len: usize, v: __m512) {
+        // SAFETY: the caller's promise; masked-off lanes are not written.
+        unsafe {
+            if len >= LANES {
+                _mm512_storeu_ps(ptr, v)
+            } else {
+                _mm512_mask_storeu_ps(ptr, first(len), v)
+            }
         }
     }
 

@@ -14,8 +14,8 @@
 //!
 //! Every transformed operand is stored channel by channel, each channel's 36 positions side by
 //! side. The tile transforms are fused with reading and writing the image rows, 16 tiles at a
-//! time in vector registers (see [`segments`], and [`avx512`] for the forward's on CPUs with
-//! AVX-512); the kernel transforms run on 64 kernels at a time.
+//! time in vector registers (see [`segments`], and [`avx512`] for the same transforms on CPUs
+//! with AVX-512); the kernel transforms run on 64 kernels at a time.
 //! The coefficients are compile-time constants, and chunks are small enough for their transformed
 //! tiles to stay in cache. Every sum runs in one fixed order, so results do not depend on the
 //! thread count.
@@ -39,7 +39,7 @@ use segments::{
 };
 
 use super::kernels::{
-    Activation, ConvShape, Destination, Epilogue, Operand, matmul, transpose, vectorized,
+    Activation, ConvShape, Destination, Epilogue, LINE, Operand, matmul, transpose, vectorized,
     with_scratch,
 };
 
@@ -82,7 +82,7 @@ const SPACING: usize = 16;
 /// a whole number of cache lines (so that every position's vectors start on one, see
 /// [`with_scratch`]) and [`SPACING`] more.
 fn spaced(len: usize) -> usize {
-    len.next_multiple_of(16) + SPACING
+    len.next_multiple_of(LINE) + SPACING
 }
 
 /// Kernel pairs transformed per call of [`sandwich`].

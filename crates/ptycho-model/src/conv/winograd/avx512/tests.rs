@@ -9,9 +9,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::super::super::kernels::{Activation, ConvShape};
-use super::super::segments::OutputGradients;
+use super::super::segments::{InputTiles, OutputGradients, TileTransform};
 use super::super::{
-    FORWARD_CHUNK_TILES, M, OutputPass, TilesPass, channel_block, chunks, planes, transform_input,
+    ALPHA, FORWARD_CHUNK_TILES, M, OutputPass, TilesPass, channel_block, chunks, planes,
 };
 use super::*;
 
@@ -64,14 +64,21 @@ fn assert_close(simd: &[f32], portable: &[f32], what: &str) {
     }
 }
 
-/// Every chunk's transformed input, channel by channel, with the kernels `simd`.
-fn transformed_input(s: &ConvShape, x: &[f32], simd: Option<Avx512>) -> Vec<f32> {
+/// Every chunk's transform positions (by `X`) of the `channels` channels of `data`, channel by
+/// channel, with the kernels `simd`.
+fn transformed<X: TileTransform<K>, const K: usize>(
+    s: &ConvShape,
+    (data, channels): (&[f32], usize),
+    simd: Option<Avx512>,
+) -> Vec<f32> {
     let block = channel_block(s, s.batch, FORWARD_CHUNK_TILES);
     let mut all = Vec::new();
     for chunk in chunks(s, s.batch, FORWARD_CHUNK_TILES) {
-        let mut v = vec![0.0; s.c_in * block];
-        for (i, v) in v.chunks_mut(block).enumerate() {
-            transform_input(&chunk, x, i, v, simd);
+        let mut v = vec![0.0; channels * block];
+        for (c, v) in v.chunks_mut(block).enumerate() {
+            let data = (data, planes(s, (c, channels)));
+            let out = (v, chunk.stride());
+            chunk.for_each_segment(&mut TilesPass::<X, K>::new(data, out, simd));
         }
         all.extend(v);
     }
@@ -112,8 +119,9 @@ fn input_tiles_match_the_portable_transform() {
     for (k, &p) in PLANES.iter().enumerate() {
         let s = shape(p);
         let x = random_values(s.batch * s.c_in * s.plane(), k as u64);
-        let fast = transformed_input(&s, &x, Some(simd));
-        let portable = transformed_input(&s, &x, None);
+        let x = (&x[..], s.c_in);
+        let fast = transformed::<InputTiles, ALPHA>(&s, x, Some(simd));
+        let portable = transformed::<InputTiles, ALPHA>(&s, x, None);
         assert_close(&fast, &portable, &format!("input tiles of {p:?}"));
         assert!(fast.iter().any(|v| *v != 0.0), "{p:?}: nothing transformed");
     }
@@ -162,30 +170,15 @@ fn the_kernels_take_the_segments_they_were_written_for() {
     assert!(!Avx512::suits::<8, 8>(&seg(0), 20));
 }
 
-/// Every chunk's transformed output gradient, channel by channel, with the kernels `simd`.
-fn transformed_gradient(s: &ConvShape, dy: &[f32], simd: Option<Avx512>) -> Vec<f32> {
-    let block = channel_block(s, s.batch, FORWARD_CHUNK_TILES);
-    let mut all = Vec::new();
-    for chunk in chunks(s, s.batch, FORWARD_CHUNK_TILES) {
-        let mut g = vec![0.0; s.c_out * block];
-        for (o, g) in g.chunks_mut(block).enumerate() {
-            let dy = (dy, planes(s, (o, s.c_out)));
-            let out = (g, chunk.stride());
-            chunk.for_each_segment(&mut TilesPass::<OutputGradients, M>::new(dy, out, simd));
-        }
-        all.extend(g);
-    }
-    all
-}
-
 #[test]
 fn gradient_tiles_match_the_portable_transform() {
     let Some(simd) = simd() else { return };
     for (k, &p) in PLANES.iter().enumerate() {
         let s = shape(p);
         let dy = random_values(s.batch * s.c_out * s.plane(), 200 + k as u64);
-        let fast = transformed_gradient(&s, &dy, Some(simd));
-        let portable = transformed_gradient(&s, &dy, None);
+        let dy = (&dy[..], s.c_out);
+        let fast = transformed::<OutputGradients, M>(&s, dy, Some(simd));
+        let portable = transformed::<OutputGradients, M>(&s, dy, None);
         assert_close(&fast, &portable, &format!("gradient tiles of {p:?}"));
         assert!(fast.iter().any(|v| *v != 0.0), "{p:?}: nothing transformed");
     }
